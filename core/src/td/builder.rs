@@ -341,7 +341,11 @@ impl DataSchema {
     }
 
     /// Sets inclusive numeric bounds.
-    pub fn range(mut self, minimum: impl Into<serde_json::Number>, maximum: impl Into<serde_json::Number>) -> Self {
+    pub fn range(
+        mut self,
+        minimum: impl Into<serde_json::Number>,
+        maximum: impl Into<serde_json::Number>,
+    ) -> Self {
         self.minimum = Some(minimum.into());
         self.maximum = Some(maximum.into());
         self

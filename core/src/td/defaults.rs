@@ -12,7 +12,10 @@ pub const DEFAULT_CONTENT_TYPE: &str = "application/json";
 ///
 /// A property form defaults to `readproperty` and `writeproperty`, less the one that `readOnly` or
 /// `writeOnly` rules out.
-pub fn default_ops(kind: AffordanceKind, property: Option<&PropertyAffordance>) -> Vec<&'static str> {
+pub fn default_ops(
+    kind: AffordanceKind,
+    property: Option<&PropertyAffordance>,
+) -> Vec<&'static str> {
     match kind {
         AffordanceKind::Property => {
             let read_only = property.is_some_and(PropertyAffordance::is_read_only);

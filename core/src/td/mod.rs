@@ -4,6 +4,7 @@
 pub mod builder;
 pub mod defaults;
 pub mod model;
+pub mod payload;
 pub mod vocab;
 
 pub use builder::ThingBuilder;

@@ -153,7 +153,11 @@ pub struct Thing {
     )]
     pub schema_definitions: Option<IndexMap<String, DataSchema>>,
     /// URI template variables that apply to every form.
-    #[serde(rename = "uriVariables", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "uriVariables",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub uri_variables: Option<IndexMap<String, DataSchema>>,
     /// Members the model does not know (extension vocabularies such as `lmos:metadata`).
     #[serde(flatten)]
@@ -228,7 +232,11 @@ pub struct DataSchema {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub format: Option<String>,
     /// Encoding of string content, e.g. `base64`.
-    #[serde(rename = "contentEncoding", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "contentEncoding",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub content_encoding: Option<String>,
     /// Media type of string content.
     #[serde(
@@ -250,16 +258,28 @@ pub struct DataSchema {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub minimum: Option<serde_json::Number>,
     /// Exclusive lower bound of a number.
-    #[serde(rename = "exclusiveMinimum", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "exclusiveMinimum",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub exclusive_minimum: Option<serde_json::Number>,
     /// Inclusive upper bound of a number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub maximum: Option<serde_json::Number>,
     /// Exclusive upper bound of a number.
-    #[serde(rename = "exclusiveMaximum", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "exclusiveMaximum",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub exclusive_maximum: Option<serde_json::Number>,
     /// The number must be a multiple of this.
-    #[serde(rename = "multipleOf", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "multipleOf",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub multiple_of: Option<serde_json::Number>,
     /// Least string length.
     #[serde(rename = "minLength", default, skip_serializing_if = "Option::is_none")]
@@ -306,7 +326,11 @@ pub struct PropertyAffordance {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observable: Option<bool>,
     /// URI template variables.
-    #[serde(rename = "uriVariables", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "uriVariables",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub uri_variables: Option<IndexMap<String, DataSchema>>,
     /// Where and how to interact with the property.
     #[serde(default)]
@@ -365,7 +389,11 @@ pub struct ActionAffordance {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub synchronous: Option<bool>,
     /// URI template variables.
-    #[serde(rename = "uriVariables", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "uriVariables",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub uri_variables: Option<IndexMap<String, DataSchema>>,
     /// Where and how to invoke the action.
     #[serde(default)]
@@ -412,13 +440,21 @@ pub struct EventAffordance {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<DataSchema>,
     /// Schema of a reply the consumer sends to an event.
-    #[serde(rename = "dataResponse", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "dataResponse",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub data_response: Option<DataSchema>,
     /// Schema of data sent when unsubscribing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancellation: Option<DataSchema>,
     /// URI template variables.
-    #[serde(rename = "uriVariables", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "uriVariables",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub uri_variables: Option<IndexMap<String, DataSchema>>,
     /// Where and how to subscribe.
     #[serde(default)]
@@ -438,10 +474,18 @@ pub struct Form {
     /// Target URL, absolute or relative to the TD's `base`.
     pub href: String,
     /// Media type of the payload (TD default `application/json`).
-    #[serde(rename = "contentType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "contentType",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub content_type: Option<String>,
     /// Content coding such as `gzip`.
-    #[serde(rename = "contentCoding", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "contentCoding",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub content_coding: Option<String>,
     /// Subprotocol such as `sse`, `longpoll` or `lmosprotocol`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -486,7 +530,11 @@ impl Form {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ExpectedResponse {
     /// Media type of the response.
-    #[serde(rename = "contentType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "contentType",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub content_type: Option<String>,
     /// Members the model does not know.
     #[serde(flatten)]
@@ -500,7 +548,11 @@ pub struct AdditionalResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub success: Option<bool>,
     /// Media type of this response.
-    #[serde(rename = "contentType", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "contentType",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub content_type: Option<String>,
     /// Name of a schema in `schemaDefinitions` describing the response.
     #[serde(default, skip_serializing_if = "Option::is_none")]
