@@ -166,6 +166,7 @@ pub fn parse_document(
         depth: 0,
         limit,
         too_deep: false,
+        objects: 0,
         duplicates: Vec::new(),
     };
     let mut deserializer = serde_json::Deserializer::from_str(text);
@@ -176,7 +177,15 @@ pub fn parse_document(
         Ok(value) => value,
         Err(error) => {
             let deep = state.too_deep || error.to_string().starts_with("recursion limit exceeded");
-            return Err(if deep {
+            return Err(if state.too_deep {
+                // Our guard fires right after the opening bracket was consumed; serde_json reports
+                // the position after it, so step back onto the bracket.
+                ParseFailure::TooDeep {
+                    line: error.line(),
+                    column: error.column().saturating_sub(1).max(1),
+                    limit,
+                }
+            } else if deep {
                 ParseFailure::TooDeep {
                     line: error.line(),
                     column: error.column(),
@@ -237,6 +246,8 @@ fn pointer_of(path: &[Segment]) -> String {
 
 /// A repeated member found while building the value: its pointer and which occurrence it is.
 struct FoundDuplicate {
+    /// Which object (counted in document order, from 0) holds the member.
+    object: usize,
     pointer: String,
     name: String,
     occurrence: usize,
@@ -247,6 +258,7 @@ struct BuildState {
     depth: usize,
     limit: usize,
     too_deep: bool,
+    objects: usize,
     duplicates: Vec<FoundDuplicate>,
 }
 
@@ -338,6 +350,8 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
         self.state.enter()?;
+        let object = self.state.objects;
+        self.state.objects += 1;
         let mut map = Map::new();
         // Occurrence counts, only for names seen more than once.
         let mut repeats: Vec<(String, usize)> = Vec::new();
@@ -366,6 +380,7 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
                 pointer.push('/');
                 pointer.push_str(&escape_pointer_token(&key));
                 self.state.duplicates.push(FoundDuplicate {
+                    object,
                     pointer,
                     name: key.clone(),
                     occurrence,
@@ -395,6 +410,7 @@ impl PositionIndex {
                 pointer,
                 line,
                 column,
+                ..
             } => {
                 index.keys.entry(pointer).or_default().push((line, column));
             }
@@ -421,11 +437,32 @@ impl PositionIndex {
 }
 
 fn locate_duplicates(text: &str, found: Vec<FoundDuplicate>) -> Vec<DuplicateMember> {
-    let index = PositionIndex::build(text);
+    use std::collections::HashMap;
+    let wanted: std::collections::HashSet<usize> = found.iter().map(|d| d.object).collect();
+    let mut keys: HashMap<(usize, String), Vec<(usize, usize)>> = HashMap::new();
+    scan(text, &mut |event| {
+        if let ScanEvent::Key {
+            object,
+            pointer,
+            line,
+            column,
+        } = event
+        {
+            if wanted.contains(&object) {
+                keys.entry((object, pointer))
+                    .or_default()
+                    .push((line, column));
+            }
+        }
+    });
     found
         .into_iter()
         .map(|dup| {
-            let (line, column) = index.key(&dup.pointer, dup.occurrence).unwrap_or((0, 0));
+            let (line, column) = keys
+                .get(&(dup.object, dup.pointer.clone()))
+                .and_then(|positions| positions.get(dup.occurrence))
+                .copied()
+                .unwrap_or((0, 0));
             DuplicateMember {
                 pointer: dup.pointer,
                 name: dup.name,
@@ -438,6 +475,8 @@ fn locate_duplicates(text: &str, found: Vec<FoundDuplicate>) -> Vec<DuplicateMem
 
 enum ScanEvent {
     Key {
+        /// Ordinal of the enclosing object in document order.
+        object: usize,
         pointer: String,
         line: usize,
         column: usize,
@@ -450,7 +489,7 @@ enum ScanEvent {
 }
 
 enum Frame {
-    Object { key: Option<String> },
+    Object { key: Option<String>, ordinal: usize },
     Array { next: usize },
 }
 
@@ -465,6 +504,7 @@ fn scan(text: &str, emit: &mut dyn FnMut(ScanEvent)) {
     let mut line_start = 0;
     // Whether the next string in an object is a member name.
     let mut expect_key = false;
+    let mut objects = 0;
     while i < bytes.len() {
         let b = bytes[i];
         match b {
@@ -482,7 +522,7 @@ fn scan(text: &str, emit: &mut dyn FnMut(ScanEvent)) {
                 i += 1;
             }
             b'}' | b']' => {
-                if let Some(Frame::Object { key: Some(_) }) = stack.last() {
+                if let Some(Frame::Object { key: Some(_), .. }) = stack.last() {
                     path.pop();
                 }
                 if let Some(Frame::Array { next }) = stack.last() {
@@ -505,10 +545,13 @@ fn scan(text: &str, emit: &mut dyn FnMut(ScanEvent)) {
                         raw[1..raw.len().saturating_sub(1).max(1)].to_owned()
                     };
                     path.push(escape_pointer_token(&name));
-                    if let Some(Frame::Object { key }) = stack.last_mut() {
+                    let mut object = 0;
+                    if let Some(Frame::Object { key, ordinal }) = stack.last_mut() {
                         *key = Some(name);
+                        object = *ordinal;
                     }
                     emit(ScanEvent::Key {
+                        object,
                         pointer: join_path(&path),
                         line,
                         column,
@@ -532,7 +575,11 @@ fn scan(text: &str, emit: &mut dyn FnMut(ScanEvent)) {
                 });
                 match b {
                     b'{' => {
-                        stack.push(Frame::Object { key: None });
+                        stack.push(Frame::Object {
+                            key: None,
+                            ordinal: objects,
+                        });
+                        objects += 1;
                         expect_key = true;
                         i += 1;
                     }
