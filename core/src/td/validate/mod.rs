@@ -411,7 +411,8 @@ fn check_value(value: &Value, extra: &[Problem]) -> (ValidationReport, Option<Th
 
     let mut thing = None;
     if kind == DocumentKind::ThingDescription && !problems.iter().any(is_error) {
-        match Thing::from_value(value.clone()) {
+        // Deserializing from a borrowed Value avoids copying the document.
+        match <Thing as serde::Deserialize>::deserialize(value) {
             Ok(parsed) => thing = Some(parsed),
             Err(error) => problems.push(Problem::error(
                 Rule::Model,
