@@ -315,3 +315,16 @@ fn json_that_is_not_an_object_is_not_a_thing_description() {
         );
     }
 }
+
+/// A big document that is not a TD gets its one problem (with a position) without indexing every
+/// value of it.
+#[test]
+fn a_large_non_object_gets_one_located_problem() {
+    let mut input = b"[".to_vec();
+    input.extend(std::iter::repeat_n(&b"0,"[..], 4_000_000).flatten());
+    input.extend_from_slice(b"0]");
+    let report = validate_bytes(&input);
+    assert_eq!(report.problems.len(), 1);
+    assert_eq!(report.problems[0].rule, Rule::JsonSchema);
+    assert_eq!((report.problems[0].line, report.problems[0].column), (Some(1), Some(1)));
+}

@@ -402,9 +402,17 @@ pub struct PositionIndex {
 }
 
 impl PositionIndex {
-    /// Indexes a text that is known to be valid JSON (a text that is not gives a partial index).
+    /// Indexes every member name and value of a text that is known to be valid JSON (a text that
+    /// is not gives a partial index).
     pub fn build(text: &str) -> Self {
+        Self::build_for(text, None)
+    }
+
+    /// Like [`PositionIndex::build`], but keeps only the given pointers, so memory stays small
+    /// whatever the size of the document.
+    pub fn build_for(text: &str, wanted: Option<&std::collections::HashSet<&str>>) -> Self {
         let mut index = PositionIndex::default();
+        let keep = |pointer: &str| wanted.is_none_or(|w| w.contains(pointer));
         scan(text, &mut |event| match event {
             ScanEvent::Key {
                 pointer,
@@ -412,14 +420,22 @@ impl PositionIndex {
                 column,
                 ..
             } => {
-                index.keys.entry(pointer).or_default().push((line, column));
+                if keep(pointer) {
+                    index
+                        .keys
+                        .entry(pointer.to_owned())
+                        .or_default()
+                        .push((line, column));
+                }
             }
             ScanEvent::Value {
                 pointer,
                 line,
                 column,
             } => {
-                index.values.insert(pointer, (line, column));
+                if keep(pointer) {
+                    index.values.insert(pointer.to_owned(), (line, column));
+                }
             }
         });
         index
@@ -449,7 +465,7 @@ fn locate_duplicates(text: &str, found: Vec<FoundDuplicate>) -> Vec<DuplicateMem
         } = event
         {
             if wanted.contains(&object) {
-                keys.entry((object, pointer))
+                keys.entry((object, pointer.to_owned()))
                     .or_default()
                     .push((line, column));
             }
@@ -473,16 +489,16 @@ fn locate_duplicates(text: &str, found: Vec<FoundDuplicate>) -> Vec<DuplicateMem
         .collect()
 }
 
-enum ScanEvent {
+enum ScanEvent<'a> {
     Key {
         /// Ordinal of the enclosing object in document order.
         object: usize,
-        pointer: String,
+        pointer: &'a str,
         line: usize,
         column: usize,
     },
     Value {
-        pointer: String,
+        pointer: &'a str,
         line: usize,
         column: usize,
     },
@@ -495,10 +511,10 @@ enum Frame {
 
 /// A forgiving, iterative walk over JSON text that reports where each member name and each value
 /// starts. It is only run on text `serde_json` has accepted, so it does not re-check the syntax.
-fn scan(text: &str, emit: &mut dyn FnMut(ScanEvent)) {
+fn scan(text: &str, emit: &mut dyn FnMut(ScanEvent<'_>)) {
     let bytes = text.as_bytes();
     let mut stack: Vec<Frame> = Vec::new();
-    let mut path: Vec<String> = Vec::new();
+    let mut path = PointerPath::default();
     let mut i = 0;
     let mut line = 1;
     let mut line_start = 0;
@@ -544,7 +560,7 @@ fn scan(text: &str, emit: &mut dyn FnMut(ScanEvent)) {
                     } else {
                         raw[1..raw.len().saturating_sub(1).max(1)].to_owned()
                     };
-                    path.push(escape_pointer_token(&name));
+                    path.push(&escape_pointer_token(&name));
                     let mut object = 0;
                     if let Some(Frame::Object { key, ordinal }) = stack.last_mut() {
                         *key = Some(name);
@@ -552,7 +568,7 @@ fn scan(text: &str, emit: &mut dyn FnMut(ScanEvent)) {
                     }
                     emit(ScanEvent::Key {
                         object,
-                        pointer: join_path(&path),
+                        pointer: path.as_str(),
                         line,
                         column,
                     });
@@ -565,11 +581,11 @@ fn scan(text: &str, emit: &mut dyn FnMut(ScanEvent)) {
                     if *next > 0 {
                         path.pop();
                     }
-                    path.push(next.to_string());
+                    path.push(&next.to_string());
                     *next += 1;
                 }
                 emit(ScanEvent::Value {
-                    pointer: join_path(&path),
+                    pointer: path.as_str(),
                     line,
                     column,
                 });
@@ -594,13 +610,29 @@ fn scan(text: &str, emit: &mut dyn FnMut(ScanEvent)) {
     }
 }
 
-fn join_path(path: &[String]) -> String {
-    let mut pointer = String::with_capacity(path.iter().map(|p| p.len() + 1).sum());
-    for token in path {
-        pointer.push('/');
-        pointer.push_str(token);
+/// The JSON pointer of the current position, grown and shrunk in place.
+#[derive(Default)]
+struct PointerPath {
+    pointer: String,
+    lengths: Vec<usize>,
+}
+
+impl PointerPath {
+    fn push(&mut self, token: &str) {
+        self.lengths.push(self.pointer.len());
+        self.pointer.push('/');
+        self.pointer.push_str(token);
     }
-    pointer
+
+    fn pop(&mut self) {
+        if let Some(length) = self.lengths.pop() {
+            self.pointer.truncate(length);
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        &self.pointer
+    }
 }
 
 /// End (exclusive) of the scalar token starting at `start`; strings honour escapes.

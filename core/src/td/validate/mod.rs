@@ -358,7 +358,16 @@ fn check_bytes(input: &[u8], options: &ParseOptions) -> (ValidationReport, Optio
     if report.problems.iter().any(|p| p.line.is_none()) {
         // Only reached for documents with problems, so the second pass costs nothing otherwise.
         if let Ok(text) = std::str::from_utf8(input) {
-            let index = PositionIndex::build(text.strip_prefix('\u{feff}').unwrap_or(text));
+            let wanted: std::collections::HashSet<&str> = report
+                .problems
+                .iter()
+                .filter(|p| p.line.is_none())
+                .map(|p| p.pointer.as_str())
+                .collect();
+            let index = PositionIndex::build_for(
+                text.strip_prefix('\u{feff}').unwrap_or(text),
+                Some(&wanted),
+            );
             for problem in report.problems.iter_mut().filter(|p| p.line.is_none()) {
                 if let Some((line, column)) = index.value(&problem.pointer) {
                     problem.line = Some(line);
