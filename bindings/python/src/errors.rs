@@ -9,7 +9,12 @@ use lmos::td::validate::ValidationReport;
 
 use crate::convert::to_py;
 
-create_exception!(_native, LmosError, PyException, "Base class of every error lmos raises.");
+create_exception!(
+    _native,
+    LmosError,
+    PyException,
+    "Base class of every error lmos raises."
+);
 create_exception!(
     _native,
     InvalidThingDescription,
@@ -27,7 +32,10 @@ create_exception!(
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add("LmosError", py.get_type::<LmosError>())?;
-    m.add("InvalidThingDescription", py.get_type::<InvalidThingDescription>())?;
+    m.add(
+        "InvalidThingDescription",
+        py.get_type::<InvalidThingDescription>(),
+    )?;
     m.add("InvalidPayload", py.get_type::<InvalidPayload>())?;
     Ok(())
 }
