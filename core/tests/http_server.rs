@@ -13,6 +13,8 @@ use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 
 fn client() -> Client {
+    // reqwest is built without a crypto provider (see the workspace Cargo.toml).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     Client::new()
 }
 

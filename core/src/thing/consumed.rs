@@ -211,11 +211,11 @@ impl ConsumedThing {
         if !is_success(response.status) {
             return Err(remote_error(&response));
         }
-        let text = std::str::from_utf8(&response.body)
-            .map_err(|_| ThingError::InvalidTd("the TD is not UTF-8".into()))?;
-        // TD-VALIDATE: switch to `Thing::parse_validated(&response.body)` (JSON Schema + LMOS
-        // rules) once `td::validate` is on main; until then only the model's shape is checked.
-        let thing = Thing::from_json(text).map_err(|e| ThingError::InvalidTd(e.to_string()))?;
+        // The TD must pass TD 1.1 JSON Schema validation and the LMOS rules.
+        let thing = Thing::parse_validated(&response.body).map_err(|report| {
+            let errors: Vec<String> = report.errors().take(5).map(ToString::to_string).collect();
+            ThingError::InvalidTd(errors.join("; "))
+        })?;
         Self::with_document_url(thing, Some(url), options)
     }
 

@@ -109,6 +109,9 @@ fn header(response: &reqwest::Response, name: reqwest::header::HeaderName) -> Op
 impl HttpClient {
     /// A client; `timeout` bounds each non-streaming request.
     pub fn new(timeout: Option<Duration>) -> Result<Self, HttpError> {
+        // reqwest is built without a TLS crypto provider; use ring unless the application
+        // installed another one (then that one stays).
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let client = reqwest::Client::builder()
             .user_agent(concat!("lmos/", env!("CARGO_PKG_VERSION")))
             .build()
