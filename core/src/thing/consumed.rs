@@ -519,8 +519,14 @@ impl ConsumedThing {
             self.check_property(name, value, false)?;
         }
         if let Some(target) = self.thing_target("writemultipleproperties") {
-            let response = self.send(&target, Some(&Value::Object(values))).await?;
-            return decode(&response, target.codec).map(|_| ());
+            let response = self
+                .send(&target, Some(&Value::Object(values.clone())))
+                .await?;
+            // Some servers advertise the operation without serving it (node-wot 0.9.2 answers
+            // 404 to PUT on its `properties` form): then write one property at a time.
+            if !matches!(response.status, 404 | 405 | 501) {
+                return decode(&response, target.codec).map(|_| ());
+            }
         }
         for (name, value) in values {
             self.write_property(&name, value).await?;
