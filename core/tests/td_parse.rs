@@ -326,8 +326,5 @@ fn a_large_non_object_gets_one_located_problem() {
     let report = validate_bytes(&input);
     assert_eq!(report.problems.len(), 1);
     assert_eq!(report.problems[0].rule, Rule::JsonSchema);
-    assert_eq!(
-        (report.problems[0].line, report.problems[0].column),
-        (Some(1), Some(1))
-    );
+    assert_eq!((report.problems[0].line, report.problems[0].column), (Some(1), Some(1)));
 }
