@@ -25,11 +25,24 @@ pub fn options(max_bytes: usize) -> ParseOptions {
     }
 }
 
-/// Reads the typed model from a document's bytes without validating it, with a sentence on
-/// failure.
-pub fn thing_from_bytes(bytes: &[u8], max_bytes: usize) -> Result<Thing, String> {
-    let parsed = parse_document(bytes, &options(max_bytes)).map_err(|e| e.to_string())?;
-    Thing::from_value(parsed.value).map_err(|e| e.to_string())
+/// Reads the typed model from a document's bytes for `describe`, without validating it, with a
+/// sentence on failure.
+///
+/// Missing `security` and `securityDefinitions` are taken as empty, so that a Thing Model (which
+/// need not have them) or a description that forgot them can still be looked at.
+pub fn thing_for_description(bytes: &[u8], max_bytes: usize) -> Result<Thing, String> {
+    let mut value = parse_document(bytes, &options(max_bytes))
+        .map_err(|e| e.to_string())?
+        .value;
+    if let Value::Object(members) = &mut value {
+        members
+            .entry("security")
+            .or_insert_with(|| Value::Array(Vec::new()));
+        members
+            .entry("securityDefinitions")
+            .or_insert_with(|| Value::Object(Map::new()));
+    }
+    Thing::from_value(value).map_err(|e| e.to_string())
 }
 
 /// `"1 problem"`, `"3 problems"`.

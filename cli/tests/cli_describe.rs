@@ -136,3 +136,39 @@ async fn unreadable_documents_fail_with_a_sentence() {
     let run = lmos(&["describe", "nowhere.json"], None).await;
     assert_eq!(run.code, 2, "{run:?}");
 }
+
+#[tokio::test]
+async fn a_thing_model_and_a_description_without_security_are_described() {
+    let model = br#"{
+        "@context": "https://www.w3.org/2022/wot/td/v1.1",
+        "@type": "tm:ThingModel",
+        "title": "Lamp model",
+        "properties": {"on": {"type": "boolean"}}
+    }"#;
+    let run = lmos(&["describe", "-"], Some(model)).await;
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(run.stderr, "");
+    assert!(
+        run.stdout
+            .starts_with("Lamp model\n  type:        tm:ThingModel\n"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("\n  on: boolean\n"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("  security:    none named\n"),
+        "{}",
+        run.stdout
+    );
+
+    let path = fixture("missing-security.td.json");
+    let run = lmos(&["describe", &path], None).await;
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stdout.starts_with("NoSecurity\n"), "{}", run.stdout);
+    assert!(
+        run.stderr
+            .contains("is not a valid Thing Description (2 problems)"),
+        "{}",
+        run.stderr
+    );
+}

@@ -330,3 +330,26 @@ async fn warnings_are_shown_but_keep_the_document_valid() {
     assert_eq!(reports[0]["valid"], true);
     assert_eq!(reports[0]["problems"][0]["severity"], "warning");
 }
+
+#[tokio::test]
+async fn https_to_a_server_that_speaks_no_tls_is_an_io_error() {
+    // Exercises the TLS client set-up and handshake: the plain-HTTP server cannot answer it.
+    let server = serve(vec![(
+        "/agent",
+        200,
+        "application/td+json",
+        fixture_bytes("weather-agent.td.json"),
+    )])
+    .await;
+    let url = format!("{}/agent", server.base.replacen("http://", "https://", 1));
+    let run = lmos(&["validate", &url], None).await;
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr
+            .starts_with(&format!("lmos validate: cannot fetch {url}: ")),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("HTTP client"), "{}", run.stderr);
+    assert_eq!(run.stdout, "");
+}

@@ -326,5 +326,25 @@ fn a_large_non_object_gets_one_located_problem() {
     let report = validate_bytes(&input);
     assert_eq!(report.problems.len(), 1);
     assert_eq!(report.problems[0].rule, Rule::JsonSchema);
-    assert_eq!((report.problems[0].line, report.problems[0].column), (Some(1), Some(1)));
+    assert_eq!(
+        (report.problems[0].line, report.problems[0].column),
+        (Some(1), Some(1))
+    );
+}
+
+/// The position index is public; text that is not JSON gives a partial index, never a panic.
+#[test]
+fn position_index_survives_text_that_is_not_json() {
+    for text in [
+        "{\"caf\u{e9}",
+        "{\"a\\",
+        "[\"\u{1F600}\", {\"k\": [}}]]]",
+        "}}]]\"",
+        "{\"\u{e9}\u{e9}\":",
+        "\\\"",
+    ] {
+        let _ = PositionIndex::build(text);
+    }
+    let index = PositionIndex::build("{\"\u{e9}t\u{e9}\": [1]}");
+    assert_eq!(index.value("/\u{e9}t\u{e9}/0"), Some((1, 12)));
 }

@@ -462,7 +462,15 @@ fn documents_the_model_cannot_hold_get_a_model_problem() {
     // `in` as a string.
     td["securityDefinitions"]["ace_sc"] = json!({"scheme": "ace:ACESecurityScheme", "in": 5});
     let report = check(&td);
-    assert_eq!(found(&report), [(Rule::Model, "")], "{report}");
+    assert_eq!(
+        found(&report),
+        [(Rule::Model, "/securityDefinitions/ace_sc")],
+        "{report}"
+    );
+    assert!(
+        report.problems[0].message.contains("expected a string"),
+        "{report}"
+    );
     assert!(Thing::parse_validated(td.to_string().as_bytes()).is_err());
 }
 

@@ -8,6 +8,8 @@ use lmos::td::{
 };
 use serde_json::Value;
 
+use lmos::td::validate::DocumentKind;
+
 use crate::input::{self, Source};
 use crate::summary;
 use crate::{EXIT_ERROR, EXIT_INVALID, EXIT_OK};
@@ -33,7 +35,7 @@ pub async fn run(args: Args) -> u8 {
         }
     };
     let report = summary::validate(&bytes, args.max_bytes);
-    let thing = match summary::thing_from_bytes(&bytes, args.max_bytes) {
+    let thing = match summary::thing_for_description(&bytes, args.max_bytes) {
         Ok(thing) => thing,
         Err(reason) => {
             errln!("lmos describe: {source} cannot be described: {reason}");
@@ -44,8 +46,9 @@ pub async fn run(args: Args) -> u8 {
         }
     };
     if !report.is_valid() {
+        let kind = report.kind.unwrap_or(DocumentKind::ThingDescription);
         errln!(
-            "lmos describe: warning: {source} is not a valid Thing Description ({}); `lmos validate {source}` lists the problems",
+            "lmos describe: warning: {source} is not a valid {kind} ({}); `lmos validate {source}` lists the problems",
             summary::count(report.errors().count(), "problem")
         );
     }

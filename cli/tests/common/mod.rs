@@ -105,6 +105,10 @@ pub async fn serve(routes: Vec<(&'static str, u16, &'static str, Vec<u8>)>) -> T
                         Ok(0) | Err(_) => return,
                         Ok(n) => head.extend_from_slice(&buf[..n]),
                     }
+                    // Not HTTP (a TLS ClientHello starts with 0x16): hang up at once.
+                    if !head[0].is_ascii_uppercase() {
+                        return;
+                    }
                 }
                 let text = String::from_utf8_lossy(&head).into_owned();
                 let mut lines = text.split("\r\n");

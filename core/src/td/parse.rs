@@ -554,11 +554,14 @@ fn scan(text: &str, emit: &mut dyn FnMut(ScanEvent<'_>)) {
                 let column = i - line_start + 1;
                 let end = token_end(bytes, i);
                 if b == b'"' && expect_key {
-                    let raw = &text[i..end];
+                    let raw = text.get(i..end).unwrap_or_default();
                     let name = if raw.contains('\\') {
                         serde_json::from_str::<String>(raw).unwrap_or_default()
                     } else {
-                        raw[1..raw.len().saturating_sub(1).max(1)].to_owned()
+                        raw.strip_prefix('"')
+                            .and_then(|r| r.strip_suffix('"'))
+                            .unwrap_or(raw)
+                            .to_owned()
                     };
                     path.push(&escape_pointer_token(&name));
                     let mut object = 0;
