@@ -112,8 +112,13 @@ impl HttpClient {
         // reqwest is built without a TLS crypto provider; use ring unless the application
         // installed another one (then that one stays).
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("lmos/", env!("CARGO_PKG_VERSION")))
+        let mut builder =
+            reqwest::Client::builder().user_agent(concat!("lmos/", env!("CARGO_PKG_VERSION")));
+        if let Some(timeout) = timeout {
+            // Streams (SSE, long-poll) have no overall bound, but connecting does.
+            builder = builder.connect_timeout(timeout);
+        }
+        let client = builder
             .build()
             .map_err(|e| HttpError::Transport(e.to_string()))?;
         Ok(HttpClient { client, timeout })
