@@ -3,6 +3,7 @@
 
 mod http_common;
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use http_common::{sse_data, start_lamp, start_lamp_with};
@@ -375,7 +376,17 @@ async fn bodies_over_the_limit_are_413() {
 
 #[tokio::test]
 async fn failing_handlers_are_500_without_internals() {
-    let lamp = start_lamp().await;
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let record = seen.clone();
+    let lamp = start_lamp_with(Servient::builder().http_port(0).on_internal_error(Arc::new(
+        move |thing: &str, affordance: &str, error: &lmos::thing::ThingError| {
+            record
+                .lock()
+                .unwrap()
+                .push(format!("{thing}/{affordance}: {error}"));
+        },
+    )))
+    .await;
     for action in ["fail", "badOutput"] {
         let response = client()
             .post(lamp.url(&format!("test-lamp/actions/{action}")))
@@ -390,6 +401,13 @@ async fn failing_handlers_are_500_without_internals() {
             assert!(!text.contains(secret), "{action} leaks {secret}: {text}");
         }
     }
+    // the operator still learns what happened
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert!(seen[0].starts_with("test-lamp/actions/fail: ") && seen[0].contains("hunter2"));
+    assert!(
+        seen[1].starts_with("test-lamp/actions/badOutput: ") && seen[1].contains("not an integer")
+    );
 }
 
 #[tokio::test]

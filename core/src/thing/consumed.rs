@@ -64,6 +64,8 @@ pub struct ConsumeOptions {
     pub timeout: Option<Duration>,
     /// Pause between polls of an action-status resource (default 200 ms).
     pub poll_interval: Duration,
+    /// Largest response body read whole, TDs included (default 16 MiB).
+    pub max_response_bytes: usize,
 }
 
 impl Default for ConsumeOptions {
@@ -76,6 +78,7 @@ impl Default for ConsumeOptions {
             validate_inputs: true,
             timeout: Some(Duration::from_secs(30)),
             poll_interval: Duration::from_millis(200),
+            max_response_bytes: crate::binding::http::client::DEFAULT_MAX_RESPONSE_BYTES,
         }
     }
 }
@@ -188,7 +191,8 @@ impl ConsumedThing {
         document_url: Option<Url>,
         options: ConsumeOptions,
     ) -> Result<Self, ThingError> {
-        let client = HttpClient::new(options.timeout)?;
+        let client =
+            HttpClient::new(options.timeout)?.with_max_response_bytes(options.max_response_bytes);
         Ok(ConsumedThing {
             inner: Arc::new(ConsumedInner {
                 thing,
@@ -204,7 +208,8 @@ impl ConsumedThing {
     /// in a TD without `base` resolve against `url`.
     pub async fn from_url(url: &str, options: ConsumeOptions) -> Result<Self, ThingError> {
         let url = Url::parse(url).map_err(|e| ThingError::InvalidTd(format!("{url:?}: {e}")))?;
-        let client = HttpClient::new(options.timeout)?;
+        let client =
+            HttpClient::new(options.timeout)?.with_max_response_bytes(options.max_response_bytes);
         let mut request = HttpRequest::new("GET", url.clone());
         request.accept = Some(format!("{TD_JSON}, {JSON}"));
         let response = client.send(request).await?;
