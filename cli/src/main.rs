@@ -9,6 +9,7 @@ macro_rules! errln {
     };
 }
 
+mod client;
 mod cmd;
 mod input;
 mod summary;
@@ -48,6 +49,8 @@ enum Command {
     Describe(cmd::describe::Args),
     /// Print a valid starter Thing Description for an agent or a tool.
     New(cmd::new::Args),
+    #[command(flatten)]
+    Client(client::ClientCommand),
 }
 
 /// Output format of machine-readable commands.
@@ -82,6 +85,8 @@ async fn main() -> ExitCode {
         Command::Fmt(args) => cmd::fmt::run(args).await,
         Command::Describe(args) => cmd::describe::run(args).await,
         Command::New(args) => cmd::new::run(args),
+        // The client commands use their own exit codes 0-3 (see client.rs).
+        Command::Client(command) => u8::try_from(client::run(command).await).unwrap_or(1),
     };
     ExitCode::from(code)
 }

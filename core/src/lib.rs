@@ -1,9 +1,14 @@
 //! # lmos
 //!
 //! The Rust core of the LMOS Protocol SDK: describe agents and tools with W3C Thing Descriptions,
-//! validate them, and (in later modules) serve and call them over HTTP and WebSocket.
+//! validate them, serve them ([`thing::Servient`], [`thing::ExposedThing`]) and call them
+//! ([`thing::ConsumedThing`]) over HTTP.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod binding;
+pub mod codec;
 pub mod td;
+pub mod thing;
+pub mod trace;

@@ -1,0 +1,3 @@
+//! Protocol bindings: how interactions with a thing travel over a network protocol.
+
+pub mod http;

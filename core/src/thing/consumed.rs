@@ -1,0 +1,953 @@
+//! [`ConsumedThing`]: calls a thing by following the forms of its Thing Description.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt;
+use serde_json::{Map, Value};
+use url::Url;
+
+use super::handler::{ActionState, ActionStatus, ActionUpdate, ActionUpdates, ValueStream};
+use super::{lock, ThingError};
+use crate::binding::http::client::{sse_events, HttpClient, HttpRequest, HttpResponse};
+use crate::binding::http::forms::{LONG_POLL, SSE};
+use crate::binding::http::{EVENT_STREAM, TD_JSON};
+use crate::codec::{essence, Codec, JSON};
+use crate::td::defaults::{form_ops, resolve_href};
+use crate::td::payload::{PayloadError, PayloadValidator};
+use crate::td::{AffordanceKind, DataSchema, Form, PropertyAffordance, Thing};
+
+/// A streaming subprotocol for `observeproperty` and `subscribeevent`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Subprotocol {
+    /// Server-Sent Events (`subprotocol: "sse"`).
+    Sse,
+    /// Long-poll (`subprotocol: "longpoll"`, also forms that name none).
+    LongPoll,
+}
+
+impl Subprotocol {
+    /// The TD name of the subprotocol.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Subprotocol::Sse => SSE,
+            Subprotocol::LongPoll => LONG_POLL,
+        }
+    }
+
+    /// Reads a TD subprotocol name.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            SSE => Some(Subprotocol::Sse),
+            LONG_POLL => Some(Subprotocol::LongPoll),
+            _ => None,
+        }
+    }
+}
+
+/// How a [`ConsumedThing`] picks forms and checks payloads.
+#[derive(Debug, Clone)]
+pub struct ConsumeOptions {
+    /// URI schemes in order of preference (`http` also matches `https`); empty = any supported.
+    pub protocols: Vec<String>,
+    /// Content types in order of preference; empty = `application/json` first, then any
+    /// supported.
+    pub content_types: Vec<String>,
+    /// Streaming subprotocols in order of preference (default: SSE, then long-poll).
+    pub subprotocols: Vec<Subprotocol>,
+    /// Check property values, action outputs and event data against the TD (default on).
+    pub validate_outputs: bool,
+    /// Check inputs against the TD before sending (default on).
+    pub validate_inputs: bool,
+    /// Bound on each non-streaming request (default 30 s; `None` = no bound).
+    pub timeout: Option<Duration>,
+    /// Pause between polls of an action-status resource (default 200 ms).
+    pub poll_interval: Duration,
+    /// Largest response body read whole, TDs included (default 16 MiB).
+    pub max_response_bytes: usize,
+}
+
+impl Default for ConsumeOptions {
+    fn default() -> Self {
+        ConsumeOptions {
+            protocols: Vec::new(),
+            content_types: Vec::new(),
+            subprotocols: vec![Subprotocol::Sse, Subprotocol::LongPoll],
+            validate_outputs: true,
+            validate_inputs: true,
+            timeout: Some(Duration::from_secs(30)),
+            poll_interval: Duration::from_millis(200),
+            max_response_bytes: crate::binding::http::client::DEFAULT_MAX_RESPONSE_BYTES,
+        }
+    }
+}
+
+/// A resolved form: where and how to send one operation.
+#[derive(Debug, Clone)]
+struct Target {
+    url: Url,
+    method: String,
+    codec: Codec,
+    content_type: String,
+    accept: String,
+    subprotocol: Option<Subprotocol>,
+}
+
+struct ConsumedInner {
+    thing: Thing,
+    document_url: Option<Url>,
+    options: ConsumeOptions,
+    client: HttpClient,
+    validators: Mutex<HashMap<String, Arc<PayloadValidator>>>,
+}
+
+/// A thing this process calls. Cheap to clone; clones share the HTTP connection pool.
+#[derive(Clone)]
+pub struct ConsumedThing {
+    inner: Arc<ConsumedInner>,
+}
+
+impl std::fmt::Debug for ConsumedThing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConsumedThing")
+            .field("title", &self.inner.thing.title)
+            .finish_non_exhaustive()
+    }
+}
+
+fn default_method(op: &str) -> &'static str {
+    match op {
+        "writeproperty" | "writemultipleproperties" | "writeallproperties" => "PUT",
+        "invokeaction" => "POST",
+        "cancelaction" | "unsubscribeevent" | "unobserveproperty" => "DELETE",
+        _ => "GET",
+    }
+}
+
+fn is_success(status: u16) -> bool {
+    (200..300).contains(&status)
+}
+
+/// The error for a non-2xx response, with the problem document if there is one.
+fn remote_error(response: &HttpResponse) -> ThingError {
+    let problem: Option<Value> = serde_json::from_slice(&response.body)
+        .ok()
+        .filter(Value::is_object);
+    let reason = reqwest::StatusCode::from_u16(response.status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("error");
+    let title = problem
+        .as_ref()
+        .and_then(|p| p.get("title"))
+        .and_then(Value::as_str)
+        .unwrap_or(reason)
+        .to_owned();
+    let detail = problem
+        .as_ref()
+        .and_then(|p| p.get("detail"))
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .or_else(|| {
+            if problem.is_none() && !response.body.is_empty() {
+                let text = String::from_utf8_lossy(&response.body);
+                Some(text.chars().take(200).collect())
+            } else {
+                None
+            }
+        });
+    ThingError::Remote {
+        status: response.status,
+        title,
+        detail,
+        problem: problem.map(Box::new),
+    }
+}
+
+fn decode(response: &HttpResponse, codec: Codec) -> Result<Value, ThingError> {
+    if !is_success(response.status) {
+        return Err(remote_error(response));
+    }
+    if response.status == 204 || response.body.is_empty() {
+        return Ok(Value::Null);
+    }
+    let codec = response
+        .content_type
+        .as_deref()
+        .and_then(|ct| Codec::for_content_type(ct).ok())
+        .unwrap_or(codec);
+    Ok(codec.decode(&response.body)?)
+}
+
+impl ConsumedThing {
+    /// Consumes the thing described by `thing`.
+    pub fn new(thing: Thing, options: ConsumeOptions) -> Result<Self, ThingError> {
+        Self::with_document_url(thing, None, options)
+    }
+
+    fn with_document_url(
+        thing: Thing,
+        document_url: Option<Url>,
+        options: ConsumeOptions,
+    ) -> Result<Self, ThingError> {
+        let client =
+            HttpClient::new(options.timeout)?.with_max_response_bytes(options.max_response_bytes);
+        Ok(ConsumedThing {
+            inner: Arc::new(ConsumedInner {
+                thing,
+                document_url,
+                options,
+                client,
+                validators: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+
+    /// Fetches the TD at `url` (`Accept: application/td+json`) and consumes it. Relative hrefs
+    /// in a TD without `base` resolve against `url`.
+    pub async fn from_url(url: &str, options: ConsumeOptions) -> Result<Self, ThingError> {
+        let url = Url::parse(url).map_err(|e| ThingError::InvalidTd(format!("{url:?}: {e}")))?;
+        let client =
+            HttpClient::new(options.timeout)?.with_max_response_bytes(options.max_response_bytes);
+        let mut request = HttpRequest::new("GET", url.clone());
+        request.accept = Some(format!("{TD_JSON}, {JSON}"));
+        let response = client.send(request).await?;
+        if !is_success(response.status) {
+            return Err(remote_error(&response));
+        }
+        // The TD must pass TD 1.1 JSON Schema validation and the LMOS rules.
+        let thing = Thing::parse_validated(&response.body).map_err(|report| {
+            let errors: Vec<String> = report.errors().take(5).map(ToString::to_string).collect();
+            ThingError::InvalidTd(errors.join("; "))
+        })?;
+        Self::with_document_url(thing, Some(url), options)
+    }
+
+    /// The Thing Description.
+    pub fn thing(&self) -> &Thing {
+        &self.inner.thing
+    }
+
+    /// The options in force.
+    pub fn options(&self) -> &ConsumeOptions {
+        &self.inner.options
+    }
+
+    // ----- form selection ---------------------------------------------------------------------
+
+    fn resolve(&self, form: &Form) -> Option<Url> {
+        let base = self
+            .inner
+            .thing
+            .base
+            .clone()
+            .or_else(|| self.inner.document_url.as_ref().map(Url::to_string));
+        resolve_href(base.as_deref(), &form.href).ok()
+    }
+
+    fn protocol_rank(&self, url: &Url) -> Option<usize> {
+        let scheme = url.scheme();
+        if !matches!(scheme, "http" | "https") {
+            return None;
+        }
+        let wanted = &self.inner.options.protocols;
+        if wanted.is_empty() {
+            return Some(0);
+        }
+        wanted
+            .iter()
+            .position(|p| {
+                let p = p.to_ascii_lowercase();
+                p == scheme || (p == "http" && scheme == "https")
+            })
+            .or(Some(wanted.len()))
+    }
+
+    fn content_rank(&self, content_type: &str) -> usize {
+        let wanted = &self.inner.options.content_types;
+        let media = essence(content_type);
+        if wanted.is_empty() {
+            return usize::from(media != JSON);
+        }
+        wanted
+            .iter()
+            .position(|w| essence(w) == media)
+            .unwrap_or(wanted.len())
+    }
+
+    fn select(
+        &self,
+        forms: &[Form],
+        kind: AffordanceKind,
+        property: Option<&PropertyAffordance>,
+        op: &str,
+        name: &str,
+    ) -> Result<Target, ThingError> {
+        let streaming = matches!(op, "observeproperty" | "subscribeevent");
+        let mut best: Option<((usize, usize, usize, usize), Target)> = None;
+        for (index, form) in forms.iter().enumerate() {
+            if !form_ops(form, kind, property).contains(&op) {
+                continue;
+            }
+            let Some(url) = self.resolve(form) else {
+                continue;
+            };
+            let Some(protocol_rank) = self.protocol_rank(&url) else {
+                continue;
+            };
+            let content_type = crate::td::defaults::content_type(form).to_owned();
+            let Ok(codec) = Codec::for_content_type(&content_type) else {
+                continue;
+            };
+            let subprotocol = match form.subprotocol.as_deref() {
+                None if streaming => Some(Subprotocol::LongPoll),
+                None => None,
+                Some(name) => match Subprotocol::parse(name) {
+                    Some(sub) if streaming => Some(sub),
+                    _ => continue,
+                },
+            };
+            if subprotocol == Some(Subprotocol::Sse) && codec == Codec::Cbor {
+                continue;
+            }
+            let sub_rank = match subprotocol {
+                Some(sub) => {
+                    let wanted = &self.inner.options.subprotocols;
+                    match wanted.iter().position(|w| *w == sub) {
+                        Some(rank) => rank,
+                        None if wanted.is_empty() => 0,
+                        None => continue,
+                    }
+                }
+                None => 0,
+            };
+            let accept = form
+                .response
+                .as_ref()
+                .and_then(|r| r.content_type.clone())
+                .unwrap_or_else(|| content_type.clone());
+            let target = Target {
+                url,
+                method: form.http_method().unwrap_or(default_method(op)).to_owned(),
+                codec,
+                content_type,
+                accept,
+                subprotocol,
+            };
+            let rank = (
+                protocol_rank,
+                sub_rank,
+                self.content_rank(&target.content_type),
+                index,
+            );
+            if best.as_ref().is_none_or(|(r, _)| rank < *r) {
+                best = Some((rank, target));
+            }
+        }
+        best.map(|(_, target)| target)
+            .ok_or_else(|| ThingError::NoForm {
+                operation: op.to_owned(),
+                name: name.to_owned(),
+            })
+    }
+
+    fn property(&self, name: &str) -> Result<&PropertyAffordance, ThingError> {
+        self.inner
+            .thing
+            .properties
+            .get(name)
+            .ok_or_else(|| ThingError::not_found("property", name))
+    }
+
+    fn property_target(&self, name: &str, op: &str) -> Result<Target, ThingError> {
+        let property = self.property(name)?;
+        self.select(
+            &property.forms,
+            AffordanceKind::Property,
+            Some(property),
+            op,
+            name,
+        )
+    }
+
+    fn thing_target(&self, op: &str) -> Option<Target> {
+        let forms = self.inner.thing.forms.as_deref().unwrap_or_default();
+        // Thing-level forms have no default op; only explicit ones count.
+        self.select(forms, AffordanceKind::Action, None, op, "")
+            .ok()
+    }
+
+    // ----- validation -------------------------------------------------------------------------
+
+    fn validator(
+        &self,
+        key: &str,
+        schema: Option<&DataSchema>,
+    ) -> Result<Option<Arc<PayloadValidator>>, ThingError> {
+        let Some(schema) = schema else {
+            return Ok(None);
+        };
+        if let Some(found) = lock(&self.inner.validators).get(key) {
+            return Ok(Some(found.clone()));
+        }
+        let compiled =
+            Arc::new(
+                PayloadValidator::new(schema).map_err(|e| ThingError::InvalidSchema {
+                    affordance: key.to_owned(),
+                    message: e.to_string(),
+                })?,
+            );
+        lock(&self.inner.validators).insert(key.to_owned(), compiled.clone());
+        Ok(Some(compiled))
+    }
+
+    fn check(
+        &self,
+        key: &str,
+        schema: Option<&DataSchema>,
+        value: &Value,
+        output: bool,
+    ) -> Result<(), ThingError> {
+        let enabled = if output {
+            self.inner.options.validate_outputs
+        } else {
+            self.inner.options.validate_inputs
+        };
+        if !enabled {
+            return Ok(());
+        }
+        let Some(validator) = self.validator(key, schema)? else {
+            return Ok(());
+        };
+        match validator.validate(value) {
+            Ok(()) => Ok(()),
+            Err(PayloadError::Invalid(violations)) if output => Err(ThingError::InvalidOutput {
+                what: key.to_owned(),
+                violations,
+            }),
+            Err(PayloadError::Invalid(violations)) => Err(ThingError::InvalidInput {
+                what: key.to_owned(),
+                violations,
+            }),
+            Err(PayloadError::Schema(message)) => Err(ThingError::InvalidSchema {
+                affordance: key.to_owned(),
+                message,
+            }),
+        }
+    }
+
+    fn check_property(&self, name: &str, value: &Value, output: bool) -> Result<(), ThingError> {
+        let schema = self.inner.thing.properties.get(name).map(|p| &p.schema);
+        self.check(&format!("property {name}"), schema, value, output)
+    }
+
+    fn check_action_output(&self, name: &str, value: &Value) -> Result<(), ThingError> {
+        let schema = self
+            .inner
+            .thing
+            .actions
+            .get(name)
+            .and_then(|a| a.output.as_ref());
+        self.check(&format!("output of action {name}"), schema, value, true)
+    }
+
+    // ----- requests ---------------------------------------------------------------------------
+
+    async fn send(
+        &self,
+        target: &Target,
+        body: Option<&Value>,
+    ) -> Result<HttpResponse, ThingError> {
+        let mut request = HttpRequest::new(&target.method, target.url.clone());
+        request.accept = Some(target.accept.clone());
+        if let Some(body) = body {
+            request.content_type = Some(target.content_type.clone());
+            request.body = Some(target.codec.encode(body)?);
+        }
+        Ok(self.inner.client.send(request).await?)
+    }
+
+    // ----- properties -------------------------------------------------------------------------
+
+    /// `readproperty`.
+    pub async fn read_property(&self, name: &str) -> Result<Value, ThingError> {
+        let target = self.property_target(name, "readproperty")?;
+        let response = self.send(&target, None).await?;
+        let value = decode(&response, target.codec)?;
+        self.check_property(name, &value, true)?;
+        Ok(value)
+    }
+
+    /// `writeproperty`.
+    pub async fn write_property(&self, name: &str, value: Value) -> Result<(), ThingError> {
+        let target = self.property_target(name, "writeproperty")?;
+        self.check_property(name, &value, false)?;
+        let response = self.send(&target, Some(&value)).await?;
+        decode(&response, target.codec).map(|_| ())
+    }
+
+    /// `readallproperties`, through the thing-level form if there is one, else one read per
+    /// readable property.
+    pub async fn read_all_properties(&self) -> Result<Map<String, Value>, ThingError> {
+        if let Some(target) = self.thing_target("readallproperties") {
+            let response = self.send(&target, None).await?;
+            let Value::Object(values) = decode(&response, target.codec)? else {
+                return Err(ThingError::InvalidOutput {
+                    what: "readallproperties".into(),
+                    violations: Vec::new(),
+                });
+            };
+            for (name, value) in &values {
+                self.check_property(name, value, true)?;
+            }
+            return Ok(values);
+        }
+        let mut values = Map::new();
+        for (name, property) in &self.inner.thing.properties {
+            if property.is_write_only() {
+                continue;
+            }
+            values.insert(name.clone(), self.read_property(name).await?);
+        }
+        Ok(values)
+    }
+
+    /// `writemultipleproperties`, through the thing-level form if there is one, else one write
+    /// per property.
+    pub async fn write_multiple_properties(
+        &self,
+        values: Map<String, Value>,
+    ) -> Result<(), ThingError> {
+        for (name, value) in &values {
+            self.property(name)?;
+            self.check_property(name, value, false)?;
+        }
+        if let Some(target) = self.thing_target("writemultipleproperties") {
+            let response = self
+                .send(&target, Some(&Value::Object(values.clone())))
+                .await?;
+            // Some servers advertise the operation without serving it (node-wot 0.9.2 answers
+            // 404 to PUT on its `properties` form): then write one property at a time.
+            if !matches!(response.status, 404 | 405 | 501) {
+                return decode(&response, target.codec).map(|_| ());
+            }
+        }
+        for (name, value) in values {
+            self.write_property(&name, value).await?;
+        }
+        Ok(())
+    }
+
+    // ----- actions ----------------------------------------------------------------------------
+
+    fn action_target(&self, name: &str, input: &Value) -> Result<Target, ThingError> {
+        let action = self
+            .inner
+            .thing
+            .actions
+            .get(name)
+            .ok_or_else(|| ThingError::not_found("action", name))?;
+        let target = self.select(
+            &action.forms,
+            AffordanceKind::Action,
+            None,
+            "invokeaction",
+            name,
+        )?;
+        self.check(
+            &format!("input of action {name}"),
+            action.input.as_ref(),
+            input,
+            false,
+        )?;
+        Ok(target)
+    }
+
+    /// `invokeaction`: starts the action and returns a handle to its result (for asynchronous
+    /// actions, to its action-status resource).
+    pub async fn start_action(&self, name: &str, input: Value) -> Result<ActionHandle, ThingError> {
+        let target = self.action_target(name, &input)?;
+        let body = (!input.is_null()).then_some(&input);
+        let response = self.send(&target, body).await?;
+        self.handle_from_response(name, &target, &response)
+    }
+
+    fn handle_from_response(
+        &self,
+        name: &str,
+        target: &Target,
+        response: &HttpResponse,
+    ) -> Result<ActionHandle, ThingError> {
+        if response.status == 201 {
+            let status: Option<ActionStatus> = decode(response, target.codec)
+                .ok()
+                .and_then(|v| serde_json::from_value(v).ok());
+            let location = response
+                .location
+                .clone()
+                .or_else(|| status.as_ref().and_then(|s| s.href.clone()))
+                .ok_or_else(|| ThingError::Remote {
+                    status: 201,
+                    title: "asynchronous action without a Location".into(),
+                    detail: None,
+                    problem: None,
+                })?;
+            let url = target.url.join(&location).map_err(|e| ThingError::Remote {
+                status: 201,
+                title: format!("bad Location {location:?}: {e}"),
+                detail: None,
+                problem: None,
+            })?;
+            return Ok(ActionHandle {
+                consumed: self.clone(),
+                action: name.to_owned(),
+                codec: target.codec,
+                accept: target.accept.clone(),
+                status_url: Some(url),
+                output: None,
+            });
+        }
+        let output = decode(response, target.codec)?;
+        self.check_action_output(name, &output)?;
+        Ok(ActionHandle {
+            consumed: self.clone(),
+            action: name.to_owned(),
+            codec: target.codec,
+            accept: target.accept.clone(),
+            status_url: None,
+            output: Some(output),
+        })
+    }
+
+    /// `invokeaction`, waiting for the output (polling the status resource of an asynchronous
+    /// action).
+    pub async fn invoke_action(&self, name: &str, input: Value) -> Result<Value, ThingError> {
+        self.start_action(name, input).await?.output().await
+    }
+
+    /// `invokeaction` as a stream of updates: progress values as the thing reports them (SSE
+    /// when the server offers it, else by polling), then the output.
+    pub async fn invoke_action_stream(
+        &self,
+        name: &str,
+        input: Value,
+    ) -> Result<ActionUpdates, ThingError> {
+        let target = self.action_target(name, &input)?;
+        let mut request = HttpRequest::new(&target.method, target.url.clone());
+        request.accept = Some(if target.codec == Codec::Json {
+            format!("{EVENT_STREAM}, {}", target.accept)
+        } else {
+            target.accept.clone()
+        });
+        if !input.is_null() {
+            request.content_type = Some(target.content_type.clone());
+            request.body = Some(target.codec.encode(&input)?);
+        }
+        let response = self.inner.client.open(request).await?;
+        let is_stream = response
+            .content_type
+            .as_deref()
+            .is_some_and(|ct| essence(ct) == EVENT_STREAM);
+        if is_success(response.status) && is_stream {
+            return Ok(self.updates_from_sse(name, response.body));
+        }
+        let response = response.collect().await?;
+        let handle = self.handle_from_response(name, &target, &response)?;
+        Ok(handle.updates())
+    }
+
+    fn updates_from_sse(
+        &self,
+        name: &str,
+        body: crate::thing::BoxStream<Result<bytes::Bytes, crate::binding::http::HttpError>>,
+    ) -> ActionUpdates {
+        let this = self.clone();
+        let name = name.to_owned();
+        Box::pin(async_stream::stream! {
+            let mut events = sse_events(body);
+            while let Some(event) = events.next().await {
+                let event = match event {
+                    Ok(event) => event,
+                    Err(error) => {
+                        yield Err(ThingError::from(error));
+                        return;
+                    }
+                };
+                let value = match serde_json::from_str::<Value>(&event.data) {
+                    Ok(value) => value,
+                    Err(e) => {
+                        yield Err(ThingError::Codec(crate::codec::CodecError::Json(e.to_string())));
+                        return;
+                    }
+                };
+                match event.event.as_deref() {
+                    Some("output") => {
+                        yield this.check_action_output(&name, &value).map(|()| ActionUpdate::Output(value));
+                        return;
+                    }
+                    Some("error") => {
+                        let title = value.get("title").and_then(Value::as_str).unwrap_or("the action failed").to_owned();
+                        yield Err(ThingError::ActionFailed { title, problem: Some(Box::new(value)) });
+                        return;
+                    }
+                    Some("cancelled") => {
+                        yield Err(ThingError::ActionCancelled);
+                        return;
+                    }
+                    _ => yield Ok(ActionUpdate::Progress(value)),
+                }
+            }
+            yield Err(ThingError::Transport("the update stream ended before the output".into()));
+        })
+    }
+
+    // ----- observation and events -------------------------------------------------------------
+
+    /// `observeproperty`: the values of property `name` as they change, over SSE or long-poll
+    /// (by the form and the options' preference). Dropping the stream unobserves.
+    pub async fn observe_property(&self, name: &str) -> Result<ValueStream, ThingError> {
+        let target = self.property_target(name, "observeproperty")?;
+        let this = self.clone();
+        let name = name.to_owned();
+        self.open_values(target, move |value| this.check_property(&name, value, true))
+            .await
+    }
+
+    /// `subscribeevent`: the data of each event `name` emitted from now on, over SSE or long-poll.
+    /// Dropping the stream unsubscribes.
+    pub async fn subscribe_event(&self, name: &str) -> Result<ValueStream, ThingError> {
+        let event = self
+            .inner
+            .thing
+            .events
+            .get(name)
+            .ok_or_else(|| ThingError::not_found("event", name))?;
+        let target = self.select(
+            &event.forms,
+            AffordanceKind::Event,
+            None,
+            "subscribeevent",
+            name,
+        )?;
+        let this = self.clone();
+        let key = format!("data of event {name}");
+        let schema = event.data.clone();
+        self.open_values(target, move |value| {
+            this.check(&key, schema.as_ref(), value, true)
+        })
+        .await
+    }
+
+    async fn open_values<F>(&self, target: Target, check: F) -> Result<ValueStream, ThingError>
+    where
+        F: Fn(&Value) -> Result<(), ThingError> + Send + Sync + 'static,
+    {
+        match target.subprotocol {
+            Some(Subprotocol::Sse) => {
+                let mut request = HttpRequest::new(&target.method, target.url.clone());
+                request.accept = Some(EVENT_STREAM.to_owned());
+                let response = self.inner.client.open(request).await?;
+                if !is_success(response.status) {
+                    return Err(remote_error(&response.collect().await?));
+                }
+                let codec = target.codec;
+                Ok(Box::pin(sse_events(response.body).map(move |event| {
+                    let event = event?;
+                    let value = codec.decode(event.data.as_bytes())?;
+                    check(&value)?;
+                    Ok(value)
+                })))
+            }
+            _ => {
+                let client = self.inner.client.clone();
+                Ok(Box::pin(async_stream::stream! {
+                    loop {
+                        let mut request = HttpRequest::new(&target.method, target.url.clone());
+                        request.accept = Some(target.accept.clone());
+                        // Long-poll requests wait as long as the server holds them.
+                        let response = match client.open(request).await {
+                            Ok(response) => response.collect().await,
+                            Err(error) => Err(error),
+                        };
+                        let response = match response {
+                            Ok(response) => response,
+                            Err(error) => {
+                                yield Err(ThingError::from(error));
+                                return;
+                            }
+                        };
+                        if response.status == 204 {
+                            continue;
+                        }
+                        let value = decode(&response, target.codec);
+                        let failed = value.is_err();
+                        yield value.and_then(|value| check(&value).map(|()| value));
+                        if failed {
+                            return;
+                        }
+                    }
+                }))
+            }
+        }
+    }
+}
+
+/// The result of `invokeaction`: the output of a synchronous action, or the action-status
+/// resource of an asynchronous one (`queryaction`, `cancelaction`).
+#[derive(Debug, Clone)]
+pub struct ActionHandle {
+    consumed: ConsumedThing,
+    action: String,
+    codec: Codec,
+    accept: String,
+    status_url: Option<Url>,
+    output: Option<Value>,
+}
+
+impl ActionHandle {
+    /// The action's name.
+    pub fn action(&self) -> &str {
+        &self.action
+    }
+
+    /// Whether the action runs asynchronously (the server answered 201 with a status resource).
+    pub fn is_async(&self) -> bool {
+        self.status_url.is_some()
+    }
+
+    /// The URL of the action-status resource, for asynchronous actions.
+    pub fn status_url(&self) -> Option<&str> {
+        self.status_url.as_ref().map(Url::as_str)
+    }
+
+    /// `queryaction`: the current status (a synchronous action is always completed).
+    pub async fn query(&self) -> Result<ActionStatus, ThingError> {
+        let Some(url) = &self.status_url else {
+            return Ok(ActionStatus {
+                id: None,
+                status: ActionState::Completed,
+                progress: None,
+                output: self.output.clone(),
+                error: None,
+                href: None,
+                time_requested: None,
+                time_ended: None,
+            });
+        };
+        let mut request = HttpRequest::new("GET", url.clone());
+        request.accept = Some(self.accept.clone());
+        let response = self.consumed.inner.client.send(request).await?;
+        let value = decode(&response, self.codec)?;
+        serde_json::from_value(value).map_err(|e| ThingError::Remote {
+            status: response.status,
+            title: format!("not an action status: {e}"),
+            detail: None,
+            problem: None,
+        })
+    }
+
+    /// `cancelaction` (`DELETE` on the status resource). A synchronous action has already
+    /// finished: [`ThingError::ActionFinished`].
+    pub async fn cancel(&self) -> Result<(), ThingError> {
+        let Some(url) = &self.status_url else {
+            return Err(ThingError::ActionFinished);
+        };
+        let response = self
+            .consumed
+            .inner
+            .client
+            .send(HttpRequest::new("DELETE", url.clone()))
+            .await?;
+        if response.status == 409 {
+            return Err(ThingError::ActionFinished);
+        }
+        decode(&response, self.codec).map(|_| ())
+    }
+
+    fn final_output(&self, status: ActionStatus) -> Result<Value, ThingError> {
+        match status.status {
+            ActionState::Completed => {
+                let output = status.output.unwrap_or(Value::Null);
+                self.consumed.check_action_output(&self.action, &output)?;
+                Ok(output)
+            }
+            ActionState::Cancelled => Err(ThingError::ActionCancelled),
+            _ => Err(ThingError::ActionFailed {
+                title: status
+                    .error
+                    .as_ref()
+                    .and_then(|e| e.get("title"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("the action failed")
+                    .to_owned(),
+                problem: status.error.map(Box::new),
+            }),
+        }
+    }
+
+    /// Waits for the output, polling the status resource of an asynchronous action.
+    pub async fn output(self) -> Result<Value, ThingError> {
+        if let Some(output) = self.output.clone() {
+            return Ok(output);
+        }
+        loop {
+            let status = self.query().await?;
+            if status.status.is_final() {
+                return self.final_output(status);
+            }
+            tokio::time::sleep(self.consumed.inner.options.poll_interval).await;
+        }
+    }
+
+    /// The updates from now on: progress values, then the output. Uses SSE on the status
+    /// resource when the server offers it, else polls (and then reports each new progress value
+    /// it sees).
+    pub fn updates(self) -> ActionUpdates {
+        if let Some(output) = self.output.clone() {
+            return Box::pin(futures::stream::iter([Ok(ActionUpdate::Output(output))]));
+        }
+        Box::pin(async_stream::stream! {
+            let Some(url) = self.status_url.clone() else { return };
+            let mut request = HttpRequest::new("GET", url);
+            request.accept = Some(format!("{EVENT_STREAM}, {}", self.accept));
+            let response = match self.consumed.inner.client.open(request).await {
+                Ok(response) => response,
+                Err(error) => {
+                    yield Err(ThingError::from(error));
+                    return;
+                }
+            };
+            let is_stream = response.content_type.as_deref().is_some_and(|ct| essence(ct) == EVENT_STREAM);
+            if is_success(response.status) && is_stream {
+                let mut updates = self.consumed.updates_from_sse(&self.action, response.body);
+                while let Some(update) = updates.next().await {
+                    yield update;
+                }
+                return;
+            }
+            drop(response);
+            let mut last_progress: Option<Value> = None;
+            loop {
+                let status = match self.query().await {
+                    Ok(status) => status,
+                    Err(error) => {
+                        yield Err(error);
+                        return;
+                    }
+                };
+                if let Some(progress) = status.progress.clone() {
+                    if last_progress.as_ref() != Some(&progress) {
+                        last_progress = Some(progress.clone());
+                        yield Ok(ActionUpdate::Progress(progress));
+                    }
+                }
+                if status.status.is_final() {
+                    yield self.final_output(status).map(ActionUpdate::Output);
+                    return;
+                }
+                tokio::time::sleep(self.consumed.inner.options.poll_interval).await;
+            }
+        })
+    }
+}

@@ -1,0 +1,965 @@
+//! [`ExposedThing`]: a thing this process serves, with its handlers, stored property values,
+//! change notifications, events and asynchronous action instances.
+//!
+//! The interaction methods ([`ExposedThing::read_property`], [`ExposedThing::invoke_action`],
+//! ...) are what protocol bindings call; they check inputs against the TD's schemas, run the
+//! handler inside the caller's trace context and are independent of HTTP.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use futures::StreamExt;
+use indexmap::IndexMap;
+use serde_json::{Map, Value};
+use tokio::sync::{broadcast, mpsc, watch};
+use tokio_stream::wrappers::{BroadcastStream, ReceiverStream};
+use url::Url;
+
+use super::handler::{
+    rfc3339, ActionHandler, ActionState, ActionStatus, ActionStreamHandler, ActionUpdate,
+    ActionUpdates, BoxStream, HandlerError, InteractionContext, PropertyReadHandler,
+    PropertyWriteHandler, ValueStream,
+};
+use super::{lock, read_lock, write_lock, ThingError};
+use crate::td::payload::{PayloadError, PayloadValidator};
+use crate::td::{ActionAffordance, DataSchema, Thing};
+use crate::trace::{self, TraceContext};
+
+/// How many notifications an observer may fall behind before it skips some.
+const CHANNEL_CAPACITY: usize = 64;
+
+#[derive(Clone)]
+enum ActionImpl {
+    Single(Arc<dyn ActionHandler>),
+    Stream(Arc<dyn ActionStreamHandler>),
+}
+
+struct PropertySlot {
+    validator: Option<PayloadValidator>,
+    read_only: bool,
+    write_only: bool,
+    observable: bool,
+    value: RwLock<Value>,
+    read: RwLock<Option<Arc<dyn PropertyReadHandler>>>,
+    write: RwLock<Option<Arc<dyn PropertyWriteHandler>>>,
+    changes: broadcast::Sender<Value>,
+}
+
+struct ActionSlot {
+    input: Option<PayloadValidator>,
+    output: Option<PayloadValidator>,
+    synchronous: bool,
+    handler: RwLock<Option<ActionImpl>>,
+}
+
+struct EventSlot {
+    validator: Option<PayloadValidator>,
+    sender: broadcast::Sender<Value>,
+}
+
+#[derive(Clone)]
+enum InstanceEvent {
+    Progress(Value),
+    Finished(Box<ActionStatus>),
+}
+
+struct InstanceState {
+    status: ActionStatus,
+    ended: Option<Instant>,
+}
+
+struct ActionInstance {
+    action: String,
+    state: Mutex<InstanceState>,
+    cancel: watch::Sender<bool>,
+    events: broadcast::Sender<InstanceEvent>,
+}
+
+impl ActionInstance {
+    fn snapshot(&self) -> ActionStatus {
+        lock(&self.state).status.clone()
+    }
+
+    /// Moves the instance to a final state unless it is in one already; tells listeners.
+    fn finish(&self, state: ActionState, output: Option<Value>, error: Option<Value>) -> bool {
+        let status = {
+            let mut guard = lock(&self.state);
+            if guard.status.status.is_final() {
+                return false;
+            }
+            guard.status.status = state;
+            guard.status.output = output;
+            guard.status.error = error;
+            guard.status.time_ended = Some(rfc3339(SystemTime::now()));
+            guard.ended = Some(Instant::now());
+            guard.status.clone()
+        };
+        let _ = self.events.send(InstanceEvent::Finished(Box::new(status)));
+        true
+    }
+}
+
+/// Receives the errors that callers only see as "internal error" (HTTP 500): a failed handler,
+/// an output that breaks its schema. Arguments: thing slug, affordance (`actions/x`), error.
+pub type InternalErrorHook = Arc<dyn Fn(&str, &str, &ThingError) + Send + Sync>;
+
+/// Limits and timings of exposed things, set through the servient builder.
+#[derive(Clone)]
+pub(crate) struct ExposedSettings {
+    /// Where internal errors go (standard error when `None`).
+    pub internal_errors: Option<InternalErrorHook>,
+    /// How long a finished action instance stays queryable.
+    pub action_retention: Duration,
+    /// How long a cancelled handler may run on to clean up before it is dropped.
+    pub cancel_grace: Duration,
+}
+
+impl std::fmt::Debug for ExposedSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExposedSettings")
+            .field("action_retention", &self.action_retention)
+            .field("cancel_grace", &self.cancel_grace)
+            .field("internal_errors", &self.internal_errors.is_some())
+            .finish()
+    }
+}
+
+impl Default for ExposedSettings {
+    fn default() -> Self {
+        ExposedSettings {
+            internal_errors: None,
+            action_retention: Duration::from_secs(300),
+            cancel_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+struct ExposedInner {
+    slug: String,
+    thing: Thing,
+    properties: IndexMap<String, PropertySlot>,
+    actions: IndexMap<String, ActionSlot>,
+    events: IndexMap<String, EventSlot>,
+    instances: Mutex<HashMap<String, Arc<ActionInstance>>>,
+    base_url: Arc<RwLock<Option<Url>>>,
+    settings: ExposedSettings,
+}
+
+/// A thing served by a [`Servient`](super::Servient). Cheap to clone; all clones share state.
+#[derive(Clone)]
+pub struct ExposedThing {
+    inner: Arc<ExposedInner>,
+}
+
+impl std::fmt::Debug for ExposedThing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExposedThing")
+            .field("slug", &self.inner.slug)
+            .field("title", &self.inner.thing.title)
+            .finish_non_exhaustive()
+    }
+}
+
+fn compile(
+    schema: Option<&DataSchema>,
+    affordance: String,
+) -> Result<Option<PayloadValidator>, ThingError> {
+    match schema {
+        None => Ok(None),
+        Some(schema) => {
+            PayloadValidator::new(schema)
+                .map(Some)
+                .map_err(|e| ThingError::InvalidSchema {
+                    affordance,
+                    message: e.to_string(),
+                })
+        }
+    }
+}
+
+fn check(
+    validator: Option<&PayloadValidator>,
+    value: &Value,
+    what: impl FnOnce() -> String,
+    output: bool,
+) -> Result<(), ThingError> {
+    let Some(validator) = validator else {
+        return Ok(());
+    };
+    match validator.validate(value) {
+        Ok(()) => Ok(()),
+        Err(PayloadError::Invalid(violations)) if output => Err(ThingError::InvalidOutput {
+            what: what(),
+            violations,
+        }),
+        Err(PayloadError::Invalid(violations)) => Err(ThingError::InvalidInput {
+            what: what(),
+            violations,
+        }),
+        Err(PayloadError::Schema(message)) => Err(ThingError::InvalidSchema {
+            affordance: what(),
+            message,
+        }),
+    }
+}
+
+fn handler_error(error: HandlerError) -> ThingError {
+    match error {
+        HandlerError::Failed(message) => ThingError::HandlerFailed { message },
+        HandlerError::InvalidInput(message) => ThingError::BadRequest(message),
+        HandlerError::Cancelled => ThingError::ActionCancelled,
+    }
+}
+
+/// The trace context a handler runs in: the caller's, or a new trace.
+fn handler_trace(incoming: Option<&TraceContext>) -> Result<TraceContext, ThingError> {
+    match incoming {
+        Some(context) => Ok(context.clone()),
+        None => Ok(TraceContext::new_root()?),
+    }
+}
+
+impl ExposedThing {
+    pub(crate) fn new(
+        thing: Thing,
+        slug: String,
+        base_url: Arc<RwLock<Option<Url>>>,
+        settings: ExposedSettings,
+    ) -> Result<Self, ThingError> {
+        let mut properties = IndexMap::new();
+        for (name, property) in &thing.properties {
+            let validator = compile(Some(&property.schema), format!("properties/{name}"))?;
+            let initial = property.schema.default.clone().unwrap_or(Value::Null);
+            properties.insert(
+                name.clone(),
+                PropertySlot {
+                    validator,
+                    read_only: property.is_read_only(),
+                    write_only: property.is_write_only(),
+                    observable: property.is_observable(),
+                    value: RwLock::new(initial),
+                    read: RwLock::new(None),
+                    write: RwLock::new(None),
+                    changes: broadcast::channel(CHANNEL_CAPACITY).0,
+                },
+            );
+        }
+        let mut actions = IndexMap::new();
+        for (name, action) in &thing.actions {
+            actions.insert(name.clone(), action_slot(name, action)?);
+        }
+        let mut events = IndexMap::new();
+        for (name, event) in &thing.events {
+            let validator = compile(event.data.as_ref(), format!("events/{name}/data"))?;
+            events.insert(
+                name.clone(),
+                EventSlot {
+                    validator,
+                    sender: broadcast::channel(CHANNEL_CAPACITY).0,
+                },
+            );
+        }
+        Ok(ExposedThing {
+            inner: Arc::new(ExposedInner {
+                slug,
+                thing,
+                properties,
+                actions,
+                events,
+                instances: Mutex::new(HashMap::new()),
+                base_url,
+                settings,
+            }),
+        })
+    }
+
+    /// The URL path segment of this thing (`/{slug}` serves its TD).
+    pub fn slug(&self) -> &str {
+        &self.inner.slug
+    }
+
+    /// The thing's title.
+    pub fn title(&self) -> &str {
+        &self.inner.thing.title
+    }
+
+    /// The TD with relative form hrefs (relative to the server root).
+    pub(crate) fn template(&self) -> &Thing {
+        &self.inner.thing
+    }
+
+    /// The TD as served, with every form href made absolute against `base` (the server root).
+    pub fn description_at(&self, base: &Url) -> Thing {
+        let mut thing = self.inner.thing.clone();
+        let absolute = |href: &mut String| {
+            if let Ok(url) = base.join(href) {
+                *href = url.to_string();
+            }
+        };
+        for property in thing.properties.values_mut() {
+            property
+                .forms
+                .iter_mut()
+                .for_each(|f| absolute(&mut f.href));
+        }
+        for action in thing.actions.values_mut() {
+            action.forms.iter_mut().for_each(|f| absolute(&mut f.href));
+        }
+        for event in thing.events.values_mut() {
+            event.forms.iter_mut().for_each(|f| absolute(&mut f.href));
+        }
+        if let Some(forms) = thing.forms.as_mut() {
+            forms.iter_mut().for_each(|f| absolute(&mut f.href));
+        }
+        thing
+    }
+
+    /// The TD as served at the servient's base URL (known once the servient has started or when a
+    /// public base URL is configured); hrefs stay relative before that.
+    pub fn thing_description(&self) -> Thing {
+        match read_lock(&self.inner.base_url).as_ref() {
+            Some(base) => self.description_at(base),
+            None => self.inner.thing.clone(),
+        }
+    }
+
+    /// The URL of the TD, once the servient's base URL is known.
+    pub fn td_url(&self) -> Option<String> {
+        read_lock(&self.inner.base_url)
+            .as_ref()
+            .and_then(|base| base.join(&self.inner.slug).ok())
+            .map(|url| url.to_string())
+    }
+
+    /// Hands internal errors (which callers only see as 500) to the hook, or to standard error.
+    fn note<T>(&self, affordance: &str, result: Result<T, ThingError>) -> Result<T, ThingError> {
+        if let Err(error) = &result {
+            self.note_error(affordance, error);
+        }
+        result
+    }
+
+    fn note_error(&self, affordance: &str, error: &ThingError) {
+        if !matches!(
+            error,
+            ThingError::HandlerFailed { .. }
+                | ThingError::InvalidOutput { .. }
+                | ThingError::InvalidSchema { .. }
+        ) {
+            return;
+        }
+        match &self.inner.settings.internal_errors {
+            Some(hook) => hook(&self.inner.slug, affordance, error),
+            None => eprintln!("lmos: {}/{affordance}: {error}", self.inner.slug),
+        }
+    }
+
+    fn property(&self, name: &str) -> Result<&PropertySlot, ThingError> {
+        self.inner
+            .properties
+            .get(name)
+            .ok_or_else(|| ThingError::not_found("property", name))
+    }
+
+    fn action(&self, name: &str) -> Result<&ActionSlot, ThingError> {
+        self.inner
+            .actions
+            .get(name)
+            .ok_or_else(|| ThingError::not_found("action", name))
+    }
+
+    fn event(&self, name: &str) -> Result<&EventSlot, ThingError> {
+        self.inner
+            .events
+            .get(name)
+            .ok_or_else(|| ThingError::not_found("event", name))
+    }
+
+    // ----- registration -------------------------------------------------------------------
+
+    /// Makes `handler` produce the value of property `name` (instead of the stored value).
+    pub fn on_property_read(
+        &self,
+        name: &str,
+        handler: Arc<dyn PropertyReadHandler>,
+    ) -> Result<(), ThingError> {
+        *write_lock(&self.property(name)?.read) = Some(handler);
+        Ok(())
+    }
+
+    /// Makes `handler` accept writes of property `name`. After it succeeds the written value is
+    /// stored and observers are notified, as for a property without a handler.
+    pub fn on_property_write(
+        &self,
+        name: &str,
+        handler: Arc<dyn PropertyWriteHandler>,
+    ) -> Result<(), ThingError> {
+        *write_lock(&self.property(name)?.write) = Some(handler);
+        Ok(())
+    }
+
+    /// Makes `handler` run action `name`, returning one output.
+    pub fn on_action(&self, name: &str, handler: Arc<dyn ActionHandler>) -> Result<(), ThingError> {
+        *write_lock(&self.action(name)?.handler) = Some(ActionImpl::Single(handler));
+        Ok(())
+    }
+
+    /// Makes `handler` run action `name`, reporting progress before its output.
+    pub fn on_action_stream(
+        &self,
+        name: &str,
+        handler: Arc<dyn ActionStreamHandler>,
+    ) -> Result<(), ThingError> {
+        *write_lock(&self.action(name)?.handler) = Some(ActionImpl::Stream(handler));
+        Ok(())
+    }
+
+    /// Stores a new value of property `name` (checked against its schema) and notifies observers.
+    pub fn set_property(&self, name: &str, value: Value) -> Result<(), ThingError> {
+        let slot = self.property(name)?;
+        check(
+            slot.validator.as_ref(),
+            &value,
+            || format!("value of property {name}"),
+            false,
+        )?;
+        self.store(slot, value);
+        Ok(())
+    }
+
+    fn store(&self, slot: &PropertySlot, value: Value) {
+        *write_lock(&slot.value) = value.clone();
+        // No receiver is not an error: nobody observes the property right now.
+        let _ = slot.changes.send(value);
+    }
+
+    /// The stored value of property `name` (not calling any read handler).
+    pub fn property_value(&self, name: &str) -> Result<Value, ThingError> {
+        Ok(read_lock(&self.property(name)?.value).clone())
+    }
+
+    /// Emits event `name` with `data` (checked against the event's data schema) to every
+    /// subscriber.
+    pub fn emit_event(&self, name: &str, data: Value) -> Result<(), ThingError> {
+        let slot = self.event(name)?;
+        check(
+            slot.validator.as_ref(),
+            &data,
+            || format!("data of event {name}"),
+            false,
+        )?;
+        let _ = slot.sender.send(data);
+        Ok(())
+    }
+
+    // ----- interactions (called by protocol bindings) --------------------------------------
+
+    /// `readproperty`: the read handler's value, or the stored value.
+    pub async fn read_property(
+        &self,
+        name: &str,
+        trace: Option<TraceContext>,
+    ) -> Result<Value, ThingError> {
+        let result = self.read_property_unnoted(name, trace).await;
+        self.note(&format!("properties/{name}"), result)
+    }
+
+    async fn read_property_unnoted(
+        &self,
+        name: &str,
+        trace: Option<TraceContext>,
+    ) -> Result<Value, ThingError> {
+        let slot = self.property(name)?;
+        if slot.write_only {
+            return Err(ThingError::NotAllowed {
+                name: name.to_owned(),
+                operation: "readproperty".into(),
+            });
+        }
+        let handler = read_lock(&slot.read).clone();
+        match handler {
+            Some(handler) => {
+                let current = handler_trace(trace.as_ref())?;
+                let context = InteractionContext::new(trace);
+                trace::scope(current, handler.read(context))
+                    .await
+                    .map_err(handler_error)
+            }
+            None => Ok(read_lock(&slot.value).clone()),
+        }
+    }
+
+    /// `writeproperty`: checks the value, runs the write handler if any, stores the value and
+    /// notifies observers.
+    pub async fn write_property(
+        &self,
+        name: &str,
+        value: Value,
+        trace: Option<TraceContext>,
+    ) -> Result<(), ThingError> {
+        let result = self.write_property_unnoted(name, value, trace).await;
+        self.note(&format!("properties/{name}"), result)
+    }
+
+    async fn write_property_unnoted(
+        &self,
+        name: &str,
+        value: Value,
+        trace: Option<TraceContext>,
+    ) -> Result<(), ThingError> {
+        let slot = self.property(name)?;
+        if slot.read_only {
+            return Err(ThingError::NotAllowed {
+                name: name.to_owned(),
+                operation: "writeproperty".into(),
+            });
+        }
+        check(
+            slot.validator.as_ref(),
+            &value,
+            || format!("value of property {name}"),
+            false,
+        )?;
+        let handler = read_lock(&slot.write).clone();
+        if let Some(handler) = handler {
+            let current = handler_trace(trace.as_ref())?;
+            let context = InteractionContext::new(trace);
+            trace::scope(current, handler.write(value.clone(), context))
+                .await
+                .map_err(handler_error)?;
+        }
+        self.store(slot, value);
+        Ok(())
+    }
+
+    /// `readallproperties`: every property that is not write-only.
+    pub async fn read_all_properties(
+        &self,
+        trace: Option<TraceContext>,
+    ) -> Result<Map<String, Value>, ThingError> {
+        let mut values = Map::new();
+        for (name, slot) in &self.inner.properties {
+            if slot.write_only {
+                continue;
+            }
+            values.insert(name.clone(), self.read_property(name, trace.clone()).await?);
+        }
+        Ok(values)
+    }
+
+    /// `writemultipleproperties`: checks every value first, then writes them in order.
+    pub async fn write_multiple_properties(
+        &self,
+        values: Map<String, Value>,
+        trace: Option<TraceContext>,
+    ) -> Result<(), ThingError> {
+        let mut violations = Vec::new();
+        for (name, value) in &values {
+            let slot = self.property(name)?;
+            if slot.read_only {
+                return Err(ThingError::NotAllowed {
+                    name: name.clone(),
+                    operation: "writeproperty".into(),
+                });
+            }
+            if let Some(validator) = &slot.validator {
+                if let Err(PayloadError::Invalid(found)) = validator.validate(value) {
+                    violations.extend(found.into_iter().map(|mut v| {
+                        v.path = format!("/{}{}", escape_pointer(name), v.path);
+                        v
+                    }));
+                }
+            }
+        }
+        if !violations.is_empty() {
+            return Err(ThingError::InvalidInput {
+                what: "property values".into(),
+                violations,
+            });
+        }
+        for (name, value) in values {
+            self.write_property(&name, value, trace.clone()).await?;
+        }
+        Ok(())
+    }
+
+    /// Whether action `name` is asynchronous (`synchronous: false` in the TD).
+    pub fn is_async_action(&self, name: &str) -> Result<bool, ThingError> {
+        Ok(!self.action(name)?.synchronous)
+    }
+
+    fn start_updates(
+        &self,
+        name: &str,
+        input: &Value,
+    ) -> Result<(ActionImpl, &ActionSlot), ThingError> {
+        let slot = self.action(name)?;
+        check(
+            slot.input.as_ref(),
+            input,
+            || format!("input of action {name}"),
+            false,
+        )?;
+        let handler =
+            read_lock(&slot.handler)
+                .clone()
+                .ok_or_else(|| ThingError::HandlerFailed {
+                    message: format!("no handler registered for action {name}"),
+                })?;
+        Ok((handler, slot))
+    }
+
+    /// `invokeaction`, waiting for the output (progress updates of a stream handler are
+    /// dropped).
+    pub async fn invoke_action(
+        &self,
+        name: &str,
+        input: Value,
+        trace: Option<TraceContext>,
+    ) -> Result<Value, ThingError> {
+        let result = self.invoke_action_unnoted(name, input, trace).await;
+        self.note(&format!("actions/{name}"), result)
+    }
+
+    async fn invoke_action_unnoted(
+        &self,
+        name: &str,
+        input: Value,
+        trace: Option<TraceContext>,
+    ) -> Result<Value, ThingError> {
+        let (handler, slot) = self.start_updates(name, &input)?;
+        let current = handler_trace(trace.as_ref())?;
+        let context = InteractionContext::new(trace);
+        let output = match handler {
+            ActionImpl::Single(handler) => trace::scope(current, handler.invoke(input, context))
+                .await
+                .map_err(handler_error)?,
+            ActionImpl::Stream(handler) => {
+                let run = async move {
+                    let mut updates = handler.invoke(input, context);
+                    while let Some(update) = updates.next().await {
+                        if let ActionUpdate::Output(output) = update.map_err(handler_error)? {
+                            return Ok(output);
+                        }
+                    }
+                    Ok::<_, ThingError>(Value::Null)
+                };
+                trace::scope(current, run).await?
+            }
+        };
+        check(
+            slot.output.as_ref(),
+            &output,
+            || format!("output of action {name}"),
+            true,
+        )?;
+        Ok(output)
+    }
+
+    /// `invokeaction` as a stream of updates, ending with the output. The handler runs in its own
+    /// task and is dropped when the returned stream is.
+    pub fn invoke_action_stream(
+        &self,
+        name: &str,
+        input: Value,
+        trace: Option<TraceContext>,
+    ) -> Result<ActionUpdates, ThingError> {
+        let (handler, _) = self.start_updates(name, &input)?;
+        let current = handler_trace(trace.as_ref())?;
+        let (cancel_tx, cancel_rx) = watch::channel(false);
+        let context = InteractionContext::for_action(trace, None, cancel_rx);
+        let updates = handler_updates(handler, input, context);
+        let (tx, rx) = mpsc::channel(16);
+        let this = self.clone();
+        let name = name.to_owned();
+        let drive = async move {
+            let _cancel_tx = cancel_tx;
+            let mut updates = updates;
+            while let Some(update) = updates.next().await {
+                let item = match update {
+                    Ok(ActionUpdate::Output(output)) => {
+                        let checked = this
+                            .action(&name)
+                            .and_then(|slot| {
+                                check(
+                                    slot.output.as_ref(),
+                                    &output,
+                                    || format!("output of action {name}"),
+                                    true,
+                                )
+                            })
+                            .map(|()| ActionUpdate::Output(output));
+                        let checked = this.note(&format!("actions/{name}"), checked);
+                        let _ = tx.send(checked).await;
+                        return;
+                    }
+                    Ok(progress) => Ok(progress),
+                    Err(error) => this.note(&format!("actions/{name}"), Err(handler_error(error))),
+                };
+                let failed = item.is_err();
+                if tx.send(item).await.is_err() || failed {
+                    return;
+                }
+            }
+            let _ = tx.send(Ok(ActionUpdate::Output(Value::Null))).await;
+        };
+        tokio::spawn(trace::scope(current, drive));
+        Ok(Box::pin(ReceiverStream::new(rx)))
+    }
+
+    /// Starts an asynchronous action instance and returns its first status (with `id` set).
+    pub fn start_action(
+        &self,
+        name: &str,
+        input: Value,
+        trace: Option<TraceContext>,
+    ) -> Result<ActionStatus, ThingError> {
+        let (handler, _) = self.start_updates(name, &input)?;
+        let current = handler_trace(trace.as_ref())?;
+        self.purge_finished();
+        let id = uuid::Uuid::new_v4().to_string();
+        let (cancel_tx, cancel_rx) = watch::channel(false);
+        let status = ActionStatus {
+            id: Some(id.clone()),
+            status: ActionState::Running,
+            progress: None,
+            output: None,
+            error: None,
+            href: None,
+            time_requested: Some(rfc3339(SystemTime::now())),
+            time_ended: None,
+        };
+        let instance = Arc::new(ActionInstance {
+            action: name.to_owned(),
+            state: Mutex::new(InstanceState {
+                status: status.clone(),
+                ended: None,
+            }),
+            cancel: cancel_tx,
+            events: broadcast::channel(CHANNEL_CAPACITY).0,
+        });
+        lock(&self.inner.instances).insert(id.clone(), instance.clone());
+        let context = InteractionContext::for_action(trace, Some(id), cancel_rx.clone());
+        let updates = handler_updates(handler, input, context);
+        let this = self.clone();
+        let grace = self.inner.settings.cancel_grace;
+        tokio::spawn(trace::scope(
+            current,
+            drive_instance(this, instance, updates, cancel_rx, grace),
+        ));
+        Ok(status)
+    }
+
+    fn purge_finished(&self) {
+        let retention = self.inner.settings.action_retention;
+        lock(&self.inner.instances).retain(|_, instance| {
+            lock(&instance.state)
+                .ended
+                .is_none_or(|ended| ended.elapsed() < retention)
+        });
+    }
+
+    fn instance(&self, name: &str, id: &str) -> Result<Arc<ActionInstance>, ThingError> {
+        self.action(name)?;
+        lock(&self.inner.instances)
+            .get(id)
+            .filter(|instance| instance.action == name)
+            .cloned()
+            .ok_or_else(|| ThingError::not_found("action instance", id))
+    }
+
+    /// `queryaction`: the status of an asynchronous action instance.
+    pub fn query_action(&self, name: &str, id: &str) -> Result<ActionStatus, ThingError> {
+        Ok(self.instance(name, id)?.snapshot())
+    }
+
+    /// `cancelaction`: marks the instance cancelled and signals its handler
+    /// ([`InteractionContext::cancelled`]). Fails with [`ThingError::ActionFinished`] when it had
+    /// already finished.
+    pub fn cancel_action(&self, name: &str, id: &str) -> Result<(), ThingError> {
+        let instance = self.instance(name, id)?;
+        if !instance.finish(ActionState::Cancelled, None, None) {
+            return Err(ThingError::ActionFinished);
+        }
+        let _ = instance.cancel.send(true);
+        Ok(())
+    }
+
+    /// The updates of an asynchronous action instance from now on: progress values, then the
+    /// output (or an error when it fails or is cancelled). A finished instance yields its result
+    /// at once.
+    pub fn action_updates(&self, name: &str, id: &str) -> Result<ActionUpdates, ThingError> {
+        let instance = self.instance(name, id)?;
+        let receiver = instance.events.subscribe();
+        let snapshot = instance.snapshot();
+        if snapshot.status.is_final() {
+            return Ok(Box::pin(futures::stream::iter([final_update(snapshot)])));
+        }
+        let stream = BroadcastStream::new(receiver)
+            .filter_map(|event| async move { event.ok() })
+            .scan(false, |done, event| {
+                let item = if *done {
+                    None
+                } else {
+                    match event {
+                        InstanceEvent::Progress(value) => Some(Ok(ActionUpdate::Progress(value))),
+                        InstanceEvent::Finished(status) => {
+                            *done = true;
+                            Some(final_update(*status))
+                        }
+                    }
+                };
+                futures::future::ready(item)
+            });
+        Ok(Box::pin(stream))
+    }
+
+    /// `observeproperty`: the values property `name` takes from now on.
+    pub fn observe_property(&self, name: &str) -> Result<ValueStream, ThingError> {
+        let slot = self.property(name)?;
+        if !slot.observable {
+            return Err(ThingError::NotAllowed {
+                name: name.to_owned(),
+                operation: "observeproperty".into(),
+            });
+        }
+        Ok(broadcast_values(slot.changes.subscribe()))
+    }
+
+    /// `subscribeevent`: the data of every event `name` emitted from now on.
+    pub fn subscribe_event(&self, name: &str) -> Result<ValueStream, ThingError> {
+        Ok(broadcast_values(self.event(name)?.sender.subscribe()))
+    }
+
+    /// Names of the properties.
+    pub fn property_names(&self) -> Vec<String> {
+        self.inner.properties.keys().cloned().collect()
+    }
+}
+
+fn escape_pointer(name: &str) -> String {
+    name.replace('~', "~0").replace('/', "~1")
+}
+
+fn broadcast_values(receiver: broadcast::Receiver<Value>) -> ValueStream {
+    // An observer that falls behind skips the values it missed (it still gets the newest).
+    Box::pin(BroadcastStream::new(receiver).filter_map(|value| async move { value.ok().map(Ok) }))
+}
+
+fn final_update(status: ActionStatus) -> Result<ActionUpdate, ThingError> {
+    match status.status {
+        ActionState::Completed => Ok(ActionUpdate::Output(status.output.unwrap_or(Value::Null))),
+        ActionState::Cancelled => Err(ThingError::ActionCancelled),
+        _ => Err(ThingError::ActionFailed {
+            title: status
+                .error
+                .as_ref()
+                .and_then(|e| e.get("title"))
+                .and_then(Value::as_str)
+                .unwrap_or("the action failed")
+                .to_owned(),
+            problem: status.error.map(Box::new),
+        }),
+    }
+}
+
+fn action_slot(name: &str, action: &ActionAffordance) -> Result<ActionSlot, ThingError> {
+    Ok(ActionSlot {
+        input: compile(action.input.as_ref(), format!("actions/{name}/input"))?,
+        output: compile(action.output.as_ref(), format!("actions/{name}/output"))?,
+        synchronous: action.synchronous != Some(false),
+        handler: RwLock::new(None),
+    })
+}
+
+fn handler_updates(
+    handler: ActionImpl,
+    input: Value,
+    context: InteractionContext,
+) -> BoxStream<Result<ActionUpdate, HandlerError>> {
+    match handler {
+        ActionImpl::Single(handler) => Box::pin(futures::stream::once(async move {
+            handler
+                .invoke(input, context)
+                .await
+                .map(ActionUpdate::Output)
+        })),
+        ActionImpl::Stream(handler) => handler.invoke(input, context),
+    }
+}
+
+/// The problem document stored for a failed action instance (no internals).
+pub(crate) fn failure_problem(error: &ThingError) -> Value {
+    let (title, detail) = match error {
+        ThingError::HandlerFailed { .. } => ("internal error", None),
+        ThingError::InvalidOutput { .. } => ("internal error", None),
+        ThingError::BadRequest(message) => ("invalid input", Some(message.clone())),
+        other => ("action failed", Some(other.to_string())),
+    };
+    let mut problem = serde_json::json!({
+        "type": format!("https://eclipse.dev/lmos/protocol/v1/errors#{}", error.code().replace('_', "-")),
+        "title": title,
+    });
+    if let (Some(detail), Some(map)) = (detail, problem.as_object_mut()) {
+        map.insert("detail".into(), Value::String(detail));
+    }
+    problem
+}
+
+async fn drive_instance(
+    exposed: ExposedThing,
+    instance: Arc<ActionInstance>,
+    mut updates: BoxStream<Result<ActionUpdate, HandlerError>>,
+    mut cancel: watch::Receiver<bool>,
+    grace: Duration,
+) {
+    let name = instance.action.clone();
+    loop {
+        tokio::select! {
+            update = updates.next() => match update {
+                Some(Ok(ActionUpdate::Progress(value))) => {
+                    lock(&instance.state).status.progress = Some(value.clone());
+                    let _ = instance.events.send(InstanceEvent::Progress(value));
+                }
+                Some(Ok(ActionUpdate::Output(output))) => {
+                    let checked = exposed.action(&name).and_then(|slot| {
+                        check(slot.output.as_ref(), &output, || format!("output of action {name}"), true)
+                    });
+                    match checked {
+                        Ok(()) => instance.finish(ActionState::Completed, Some(output), None),
+                        Err(error) => {
+                            exposed.note_error(&format!("actions/{name}"), &error);
+                            instance.finish(ActionState::Failed, None, Some(failure_problem(&error)))
+                        }
+                    };
+                    return;
+                }
+                Some(Err(HandlerError::Cancelled)) => {
+                    instance.finish(ActionState::Cancelled, None, None);
+                    return;
+                }
+                Some(Err(error)) => {
+                    let error = handler_error(error);
+                    exposed.note_error(&format!("actions/{name}"), &error);
+                    instance.finish(ActionState::Failed, None, Some(failure_problem(&error)));
+                    return;
+                }
+                None => {
+                    instance.finish(ActionState::Completed, Some(Value::Null), None);
+                    return;
+                }
+            },
+            cancelled = async { cancel.wait_for(|cancelled| *cancelled).await.is_ok() } => {
+                if cancelled {
+                    // Let the handler see the cancellation and clean up; its results are ignored.
+                    let _ = tokio::time::timeout(grace, async {
+                        while updates.next().await.is_some() {}
+                    })
+                    .await;
+                }
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,208 @@
+//! Things you serve and things you call.
+//!
+//! - [`Servient`] hosts any number of [`ExposedThing`]s on one HTTP port (or hands out its routes
+//!   as an axum `Router`).
+//! - [`ExposedThing`] holds the handlers and stored values of one served thing.
+//! - [`ConsumedThing`] calls a thing described by a TD, following its forms.
+//!
+//! Handlers are trait objects ([`PropertyReadHandler`], [`PropertyWriteHandler`],
+//! [`ActionHandler`], [`ActionStreamHandler`]) so that language bindings can register their own;
+//! the functions in [`handler`] wrap Rust closures.
+
+pub mod consumed;
+pub mod exposed;
+pub mod handler;
+pub mod servient;
+
+pub use consumed::{ActionHandle, ConsumeOptions, ConsumedThing, Subprotocol};
+pub use exposed::{ExposedThing, InternalErrorHook};
+pub use handler::{
+    ActionHandler, ActionState, ActionStatus, ActionStreamHandler, ActionUpdate, ActionUpdates,
+    BoxFuture, BoxStream, HandlerError, InteractionContext, PropertyReadHandler,
+    PropertyWriteHandler, ValueStream,
+};
+pub use servient::{BoundAddresses, Servient, ServientBuilder};
+
+use serde_json::Value;
+
+use crate::codec::CodecError;
+use crate::td::payload::PayloadViolation;
+use crate::trace::TraceError;
+
+/// Everything that can go wrong when serving or consuming a thing.
+///
+/// Each variant has a stable [`code`](ThingError::code) that language bindings map to their own
+/// exception types.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ThingError {
+    /// The servient's configuration is unusable (e.g. a public base URL that is not a URL).
+    #[error("invalid configuration: {0}")]
+    InvalidConfig(String),
+    /// A server socket could not be bound.
+    #[error("cannot listen on {address}: {message}")]
+    Bind {
+        /// The address asked for.
+        address: String,
+        /// Why binding failed.
+        message: String,
+    },
+    /// Another exposed thing already uses this URL path segment.
+    #[error("a thing is already exposed at /{0}")]
+    DuplicateThing(String),
+    /// No thing, affordance or action instance with this name.
+    #[error("no {kind} named {name:?}")]
+    NotFound {
+        /// `thing`, `property`, `action`, `event` or `action instance`.
+        kind: String,
+        /// The name asked for.
+        name: String,
+    },
+    /// The affordance does not allow this operation (e.g. writing a read-only property).
+    #[error("{operation} is not allowed on {name:?}")]
+    NotAllowed {
+        /// The affordance name.
+        name: String,
+        /// The operation (`writeproperty`, `readproperty`, ...).
+        operation: String,
+    },
+    /// A data schema in the TD cannot be compiled.
+    #[error("the schema of {affordance} is not usable: {message}")]
+    InvalidSchema {
+        /// Which affordance (`properties/x`, `actions/y/input`, ...).
+        affordance: String,
+        /// The compiler's complaint.
+        message: String,
+    },
+    /// A request body that cannot be read (bad JSON or CBOR, wrong content type).
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    /// The input (property value, action input, event data) breaks its schema.
+    #[error("invalid {what}: {}", join(.violations))]
+    InvalidInput {
+        /// What was checked (`input of action rate`, ...).
+        what: String,
+        /// Every violation.
+        violations: Vec<PayloadViolation>,
+    },
+    /// A value the other side returned breaks its schema.
+    #[error("invalid {what}: {}", join(.violations))]
+    InvalidOutput {
+        /// What was checked.
+        what: String,
+        /// Every violation.
+        violations: Vec<PayloadViolation>,
+    },
+    /// A handler failed; `message` is for the local log only and is never sent to a peer.
+    #[error("handler failed: {message}")]
+    HandlerFailed {
+        /// The handler's message.
+        message: String,
+    },
+    /// The TD has no form for this operation that the options allow.
+    #[error("no usable form for {operation} on {name:?}")]
+    NoForm {
+        /// The operation.
+        operation: String,
+        /// The affordance name (empty for thing-level operations).
+        name: String,
+    },
+    /// A fetched or given Thing Description is unusable.
+    #[error("invalid Thing Description: {0}")]
+    InvalidTd(String),
+    /// The peer answered with an error status.
+    #[error("the thing answered {status}: {title}{}", detail.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
+    Remote {
+        /// HTTP status code.
+        status: u16,
+        /// Title of the problem document (or the status text).
+        title: String,
+        /// Detail of the problem document, if any.
+        detail: Option<String>,
+        /// The whole problem document, if the peer sent one.
+        problem: Option<Box<Value>>,
+    },
+    /// The peer could not be reached, or the connection broke.
+    #[error("transport error: {0}")]
+    Transport(String),
+    /// A payload could not be encoded or decoded.
+    #[error(transparent)]
+    Codec(#[from] CodecError),
+    /// An asynchronous action ended in failure.
+    #[error("the action failed: {title}")]
+    ActionFailed {
+        /// Title of the problem.
+        title: String,
+        /// The problem document, if any.
+        problem: Option<Box<Value>>,
+    },
+    /// An action was cancelled.
+    #[error("the action was cancelled")]
+    ActionCancelled,
+    /// An action instance had already finished when it was cancelled.
+    #[error("the action has already finished")]
+    ActionFinished,
+    /// A trace context could not be made or read.
+    #[error(transparent)]
+    Trace(#[from] TraceError),
+    /// The servient or the stream was shut down.
+    #[error("closed")]
+    Closed,
+}
+
+fn join(violations: &[PayloadViolation]) -> String {
+    violations
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl ThingError {
+    /// A stable machine-readable code for this kind of error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ThingError::InvalidConfig(_) => "invalid_config",
+            ThingError::Bind { .. } => "bind_failed",
+            ThingError::DuplicateThing(_) => "duplicate_thing",
+            ThingError::NotFound { .. } => "not_found",
+            ThingError::NotAllowed { .. } => "not_allowed",
+            ThingError::InvalidSchema { .. } => "invalid_schema",
+            ThingError::BadRequest(_) => "bad_request",
+            ThingError::InvalidInput { .. } => "invalid_input",
+            ThingError::InvalidOutput { .. } => "invalid_output",
+            ThingError::HandlerFailed { .. } => "handler_failed",
+            ThingError::NoForm { .. } => "no_form",
+            ThingError::InvalidTd(_) => "invalid_td",
+            ThingError::Remote { .. } => "remote_error",
+            ThingError::Transport(_) => "transport",
+            ThingError::Codec(_) => "codec",
+            ThingError::ActionFailed { .. } => "action_failed",
+            ThingError::ActionCancelled => "action_cancelled",
+            ThingError::ActionFinished => "action_finished",
+            ThingError::Trace(_) => "trace",
+            ThingError::Closed => "closed",
+        }
+    }
+
+    pub(crate) fn not_found(kind: &str, name: &str) -> Self {
+        ThingError::NotFound {
+            kind: kind.to_owned(),
+            name: name.to_owned(),
+        }
+    }
+}
+
+/// A lock that survives a panicking holder (the data is plain values, never half-updated).
+pub(crate) fn read_lock<T>(lock: &std::sync::RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|e| e.into_inner())
+}
+
+/// See [`read_lock`].
+pub(crate) fn write_lock<T>(lock: &std::sync::RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(|e| e.into_inner())
+}
+
+/// See [`read_lock`].
+pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}

@@ -1,0 +1,346 @@
+//! [`Servient`]: hosts exposed things on an HTTP port, or hands out their routes.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use url::Url;
+
+use super::exposed::{ExposedSettings, ExposedThing};
+use super::{lock, read_lock, write_lock, ThingError};
+use crate::binding::http::{forms, server, HttpSettings};
+use crate::td::Thing;
+
+/// Addresses a started servient listens on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BoundAddresses {
+    /// The HTTP listener.
+    pub http: Option<SocketAddr>,
+}
+
+/// Configures a [`Servient`].
+#[derive(Debug, Clone)]
+pub struct ServientBuilder {
+    http_host: IpAddr,
+    http_port: u16,
+    public_base_url: Option<String>,
+    http: HttpSettings,
+    exposed: ExposedSettings,
+}
+
+impl Default for ServientBuilder {
+    fn default() -> Self {
+        ServientBuilder {
+            http_host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            http_port: 8080,
+            public_base_url: None,
+            http: HttpSettings::default(),
+            exposed: ExposedSettings::default(),
+        }
+    }
+}
+
+impl ServientBuilder {
+    /// The HTTP port (default 8080; 0 picks a free port, readable after [`Servient::start`]).
+    pub fn http_port(mut self, port: u16) -> Self {
+        self.http_port = port;
+        self
+    }
+
+    /// The address to listen on (default `127.0.0.1`).
+    pub fn http_host(mut self, host: IpAddr) -> Self {
+        self.http_host = host;
+        self
+    }
+
+    /// The URL under which clients reach the server root (behind a proxy, or when the routes are
+    /// mounted under a prefix); form hrefs are made from it instead of the bound address.
+    pub fn public_base_url(mut self, url: impl Into<String>) -> Self {
+        self.public_base_url = Some(url.into());
+        self
+    }
+
+    /// Largest accepted request body in bytes (default 1 MiB); larger ones get 413.
+    pub fn max_body_bytes(mut self, bytes: usize) -> Self {
+        self.http.max_body_bytes = bytes;
+        self
+    }
+
+    /// How long a long-poll request waits for a value before answering 204 (default 30 min).
+    pub fn long_poll_timeout(mut self, timeout: Duration) -> Self {
+        self.http.long_poll_timeout = timeout;
+        self
+    }
+
+    /// How long a finished asynchronous action stays queryable (default 5 min).
+    pub fn action_retention(mut self, retention: Duration) -> Self {
+        self.exposed.action_retention = retention;
+        self
+    }
+
+    /// How long a cancelled action handler may run on to clean up (default 10 s).
+    pub fn cancel_grace(mut self, grace: Duration) -> Self {
+        self.exposed.cancel_grace = grace;
+        self
+    }
+
+    /// Receives the errors callers only see as "internal error" (a failed handler, an output
+    /// that breaks its schema) instead of standard error, e.g. to log them.
+    pub fn on_internal_error(mut self, hook: super::exposed::InternalErrorHook) -> Self {
+        self.exposed.internal_errors = Some(hook);
+        self
+    }
+
+    /// Builds the servient (nothing listens until [`Servient::start`]).
+    pub fn build(self) -> Result<Servient, ThingError> {
+        let public = match &self.public_base_url {
+            Some(text) => {
+                let mut url = Url::parse(text).map_err(|e| {
+                    ThingError::InvalidConfig(format!("public base URL {text:?}: {e}"))
+                })?;
+                if url.cannot_be_a_base() || !matches!(url.scheme(), "http" | "https") {
+                    return Err(ThingError::InvalidConfig(format!(
+                        "public base URL {text:?} is not an http(s) URL"
+                    )));
+                }
+                if !url.path().ends_with('/') {
+                    let path = format!("{}/", url.path());
+                    url.set_path(&path);
+                }
+                Some(url)
+            }
+            None => None,
+        };
+        Ok(Servient {
+            inner: Arc::new(Registry {
+                http_host: self.http_host,
+                http_port: self.http_port,
+                public_base_url: public.clone(),
+                http: self.http,
+                exposed: self.exposed,
+                things: RwLock::new(IndexMap::new()),
+                base_url: Arc::new(RwLock::new(public)),
+                bound: RwLock::new(None),
+                running: Mutex::new(None),
+            }),
+        })
+    }
+}
+
+struct Running {
+    shutdown: oneshot::Sender<()>,
+    task: JoinHandle<()>,
+}
+
+/// What the HTTP routes need: the hosted things and how to make URLs.
+pub(crate) struct Registry {
+    http_host: IpAddr,
+    http_port: u16,
+    pub(crate) public_base_url: Option<Url>,
+    pub(crate) http: HttpSettings,
+    exposed: ExposedSettings,
+    things: RwLock<IndexMap<String, ExposedThing>>,
+    /// Public base URL, or the bound address once started.
+    base_url: Arc<RwLock<Option<Url>>>,
+    bound: RwLock<Option<SocketAddr>>,
+    running: Mutex<Option<Running>>,
+}
+
+impl Registry {
+    pub(crate) fn thing(&self, slug: &str) -> Option<ExposedThing> {
+        read_lock(&self.things).get(slug).cloned()
+    }
+
+    pub(crate) fn things(&self) -> Vec<ExposedThing> {
+        read_lock(&self.things).values().cloned().collect()
+    }
+
+    /// The base URL for a request: the configured public one, else the bound address, else the
+    /// request's `Host` header.
+    pub(crate) fn base_for(&self, host: Option<&str>) -> Url {
+        if let Some(url) = read_lock(&self.base_url).clone() {
+            return url;
+        }
+        host.and_then(|h| Url::parse(&format!("http://{h}/")).ok())
+            .or_else(|| Url::parse(&format!("http://{}:{}/", self.http_host, self.http_port)).ok())
+            .unwrap_or_else(|| Url::parse("http://127.0.0.1/").expect("static URL parses"))
+    }
+}
+
+/// Hosts exposed things on one HTTP port, or hands out their routes as an axum [`axum::Router`].
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), lmos::thing::ThingError> {
+/// use lmos::thing::Servient;
+/// use lmos::td::ThingBuilder;
+/// let servient = Servient::builder().http_port(0).build()?;
+/// let exposed = servient.expose(ThingBuilder::agent("Echo").build())?;
+/// let addresses = servient.start().await?;
+/// println!("{:?} {:?}", addresses.http, exposed.td_url());
+/// servient.shutdown().await;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Servient {
+    inner: Arc<Registry>,
+}
+
+impl std::fmt::Debug for Servient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Servient")
+            .field(
+                "things",
+                &read_lock(&self.inner.things).keys().collect::<Vec<_>>(),
+            )
+            .field("bound", &*read_lock(&self.inner.bound))
+            .finish()
+    }
+}
+
+/// The URL path segment for a thing: its title (or id) in lower case, with every run of
+/// characters other than ASCII letters and digits turned into one `-`.
+pub fn slug_for(thing: &Thing) -> String {
+    fn slugify(text: &str) -> String {
+        let mut out = String::new();
+        for c in text.chars() {
+            if c.is_ascii_alphanumeric() {
+                out.push(c.to_ascii_lowercase());
+            } else if !out.ends_with('-') && !out.is_empty() {
+                out.push('-');
+            }
+        }
+        out.trim_end_matches('-').to_owned()
+    }
+    let from_title = slugify(&thing.title);
+    if !from_title.is_empty() && from_title != ".well-known" {
+        return from_title;
+    }
+    let from_id = thing.id.as_deref().map(slugify).unwrap_or_default();
+    if from_id.is_empty() {
+        "thing".to_owned()
+    } else {
+        from_id
+    }
+}
+
+impl Servient {
+    /// Starts configuring a servient.
+    pub fn builder() -> ServientBuilder {
+        ServientBuilder::default()
+    }
+
+    /// Hosts `thing`: replaces its forms with this servient's HTTP forms and compiles its data
+    /// schemas. Things can be exposed before or after [`start`](Self::start).
+    pub fn expose(&self, thing: Thing) -> Result<ExposedThing, ThingError> {
+        let slug = slug_for(&thing);
+        if read_lock(&self.inner.things).contains_key(&slug) {
+            return Err(ThingError::DuplicateThing(slug));
+        }
+        let mut thing = thing;
+        forms::fill_forms(&mut thing, &slug);
+        let exposed = ExposedThing::new(
+            thing,
+            slug.clone(),
+            self.inner.base_url.clone(),
+            self.inner.exposed.clone(),
+        )?;
+        let mut things = write_lock(&self.inner.things);
+        if things.contains_key(&slug) {
+            return Err(ThingError::DuplicateThing(slug));
+        }
+        things.insert(slug, exposed.clone());
+        Ok(exposed)
+    }
+
+    /// Stops hosting the thing at `slug`; returns whether there was one.
+    pub fn destroy(&self, slug: &str) -> bool {
+        write_lock(&self.inner.things).shift_remove(slug).is_some()
+    }
+
+    /// The exposed things.
+    pub fn things(&self) -> Vec<ExposedThing> {
+        self.inner.things()
+    }
+
+    /// The HTTP routes of every exposed thing (present and future), to mount in an existing axum
+    /// application. Form hrefs use the public base URL if configured, else the request's `Host`.
+    pub fn router(&self) -> axum::Router {
+        server::router(self.inner.clone())
+    }
+
+    /// Binds the HTTP port and serves until [`shutdown`](Self::shutdown).
+    pub async fn start(&self) -> Result<BoundAddresses, ThingError> {
+        if let Some(address) = *read_lock(&self.inner.bound) {
+            return Ok(BoundAddresses {
+                http: Some(address),
+            });
+        }
+        let address = SocketAddr::new(self.inner.http_host, self.inner.http_port);
+        let listener =
+            tokio::net::TcpListener::bind(address)
+                .await
+                .map_err(|e| ThingError::Bind {
+                    address: address.to_string(),
+                    message: e.to_string(),
+                })?;
+        let bound = listener.local_addr().map_err(|e| ThingError::Bind {
+            address: address.to_string(),
+            message: e.to_string(),
+        })?;
+        if self.inner.public_base_url.is_none() {
+            let base = Url::parse(&format!("http://{bound}/"))
+                .map_err(|e| ThingError::InvalidConfig(e.to_string()))?;
+            *write_lock(&self.inner.base_url) = Some(base);
+        }
+        *write_lock(&self.inner.bound) = Some(bound);
+        let (shutdown, on_shutdown) = oneshot::channel::<()>();
+        let app = self.router();
+        let task = tokio::spawn(async move {
+            let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+                let _ = on_shutdown.await;
+            });
+            // A failing accept loop ends the server; there is nobody to report to but the log.
+            if let Err(error) = serve.await {
+                eprintln!("lmos: HTTP server stopped: {error}");
+            }
+        });
+        *lock(&self.inner.running) = Some(Running { shutdown, task });
+        Ok(BoundAddresses { http: Some(bound) })
+    }
+
+    /// The addresses bound by [`start`](Self::start), if started.
+    pub fn addresses(&self) -> BoundAddresses {
+        BoundAddresses {
+            http: *read_lock(&self.inner.bound),
+        }
+    }
+
+    /// The base URL form hrefs are made from, once known.
+    pub fn base_url(&self) -> Option<String> {
+        read_lock(&self.inner.base_url).as_ref().map(Url::to_string)
+    }
+
+    /// Stops the server: no new connections; open streams (SSE, long-poll) are closed.
+    pub async fn shutdown(&self) {
+        let running = lock(&self.inner.running).take();
+        if let Some(running) = running {
+            let _ = running.shutdown.send(());
+            // Streams never end on their own; give requests a moment, then stop the task.
+            let mut task = running.task;
+            if tokio::time::timeout(Duration::from_secs(2), &mut task)
+                .await
+                .is_err()
+            {
+                task.abort();
+            }
+        }
+        *write_lock(&self.inner.bound) = None;
+        if self.inner.public_base_url.is_none() {
+            *write_lock(&self.inner.base_url) = None;
+        }
+    }
+}
