@@ -3,6 +3,9 @@
 //! `property`/`data`, lower-case `subscribeevent`, acknowledgements, epoch-second timestamps,
 //! change notifications without a correlation, and a closed socket for anything else).
 
+// tungstenite's handshake callback returns its (large) error response by value.
+#![allow(clippy::result_large_err)]
+
 mod common;
 
 use std::sync::{Arc, Mutex};
