@@ -373,6 +373,10 @@ impl Servient {
         }
     }
 
+    pub(crate) fn registry(&self) -> Arc<Registry> {
+        self.inner.clone()
+    }
+
     /// Only the WebSocket endpoint ([`ws::WS_PATH`]), to mount in an existing axum application.
     pub fn ws_router(&self) -> axum::Router {
         axum::Router::new()

@@ -963,6 +963,65 @@ async fn cancel(
     })
 }
 
+/// Runs one connection's dispatcher over `frames` without a socket and returns every message it
+/// sends, in order (subscriptions end after the last frame; running invocations are dropped
+/// after `settle`). For fuzzing and tests: the same code path as a real connection minus the
+/// WebSocket framing.
+#[doc(hidden)]
+pub async fn dispatch_frames(
+    servient: &crate::thing::Servient,
+    dialect: Dialect,
+    frames: Vec<String>,
+    settle: Duration,
+) -> Vec<String> {
+    let registry = servient.registry();
+    let (out, mut queue) = mpsc::channel::<Outgoing>(frames.len() * 4 + 64);
+    let connection = Arc::new(Connection {
+        registry,
+        out,
+        invocations: Mutex::new(IndexMap::new()),
+        dropped_notifications: std::sync::atomic::AtomicU64::new(0),
+    });
+    let mut reader = Reader {
+        connection: connection.clone(),
+        dialect,
+        subscriptions: HashMap::new(),
+        in_flight: Arc::new(Semaphore::new(64)),
+        max_subscriptions: 64,
+    };
+    let collect = tokio::spawn(async move {
+        let mut sent = Vec::new();
+        while let Some(message) = queue.recv().await {
+            if let Outgoing::Text(text) = message {
+                sent.push(text);
+            }
+        }
+        sent
+    });
+    for frame in &frames {
+        reader.handle_text(frame).await;
+    }
+    tokio::time::sleep(settle).await;
+    for (_, subscription) in reader.subscriptions.drain() {
+        subscription.task.abort();
+    }
+    let invocations: Vec<_> = crate::thing::lock(&connection.invocations)
+        .drain(..)
+        .map(|(_, invocation)| invocation)
+        .collect();
+    for invocation in invocations {
+        if let Some(task) = crate::thing::lock(&invocation.task).take() {
+            task.abort();
+        }
+    }
+    drop(reader);
+    drop(connection);
+    match tokio::time::timeout(Duration::from_secs(5), collect).await {
+        Ok(Ok(sent)) => sent,
+        _ => Vec::new(),
+    }
+}
+
 /// A watch that tells every open socket of a servient to close.
 pub(crate) fn shutdown_signal() -> watch::Sender<bool> {
     watch::channel(false).0
