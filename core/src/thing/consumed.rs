@@ -108,6 +108,8 @@ struct ConsumedInner {
     options: ConsumeOptions,
     client: HttpClient,
     validators: Mutex<HashMap<String, Arc<PayloadValidator>>>,
+    /// WebSocket connections in use, by endpoint URL (shared with other consumed things).
+    ws_clients: Mutex<HashMap<String, WsClient>>,
 }
 
 /// A thing this process calls. Cheap to clone; clones share the HTTP connection pool.
@@ -208,6 +210,7 @@ impl ConsumedThing {
                 options,
                 client,
                 validators: Mutex::new(HashMap::new()),
+                ws_clients: Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -799,13 +802,18 @@ impl ConsumedThing {
     // ----- WebSocket ---------------------------------------------------------------------------
 
     async fn ws_client(&self, target: &Target) -> Result<WsClient, ThingError> {
+        if let Some(client) = lock(&self.inner.ws_clients).get(target.url.as_str()) {
+            return Ok(client.clone());
+        }
         let options = WsClientOptions {
             dialect: self.inner.options.dialect,
             timeout: self.inner.options.timeout,
             max_message_bytes: self.inner.options.max_response_bytes,
             ..WsClientOptions::default()
         };
-        Ok(WsClient::connect(target.url.as_str(), options).await?)
+        let client = WsClient::connect(target.url.as_str(), options).await?;
+        lock(&self.inner.ws_clients).insert(target.url.to_string(), client.clone());
+        Ok(client)
     }
 
     /// The `thingID` of this thing's messages: its `id`, else the URL of its description.

@@ -34,6 +34,10 @@ use crate::trace::TraceContext;
 pub const CLOSE_TOO_BIG: u16 = 1009;
 /// Close code when the server shuts down.
 pub const CLOSE_GOING_AWAY: u16 = 1001;
+/// Initial read buffer of a connection.
+const READ_BUFFER_BYTES: usize = 4096;
+/// Outgoing bytes gathered before a write to the socket.
+const WRITE_BUFFER_BYTES: usize = 4096;
 /// Finished invocations remembered per connection for `queryAction`.
 const REMEMBERED_INVOCATIONS: usize = 256;
 
@@ -78,7 +82,11 @@ pub(crate) async fn upgrade(
     } else {
         upgrade
     };
+    // tungstenite allocates its read buffer up front (128 KiB by default); a small one keeps idle
+    // connections cheap, and larger messages still arrive (the buffer grows while a frame does).
     upgrade
+        .read_buffer_size(READ_BUFFER_BYTES)
+        .write_buffer_size(WRITE_BUFFER_BYTES)
         .max_message_size(settings.max_message_bytes)
         .max_frame_size(settings.max_message_bytes)
         .on_upgrade(move |socket| serve_socket(socket, registry, dialect))
