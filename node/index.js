@@ -31,77 +31,65 @@ class LmosError extends Error {
   constructor(message, options = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
-    this.code = options.code ?? "lmos_error";
+    this.code = options.code ?? new.target.code;
   }
+}
+LmosError.code = "lmos_error";
+
+function errorClass(name, code, parent = LmosError, fields = []) {
+  const Class = {
+    [name]: class extends parent {
+      constructor(message, options = {}) {
+        super(message, options);
+        for (const field of fields) this[field] = options[field] ?? null;
+      }
+    },
+  }[name];
+  Class.code = code;
+  return Class;
 }
 
 /** A Thing Description is not valid; `report` holds every problem. */
-class InvalidThingDescription extends LmosError {
-  constructor(message, options = {}) {
-    super(message, { code: "invalid_td", ...options });
-    this.report = options.report ?? null;
-  }
-}
-
+const InvalidThingDescription = errorClass("InvalidThingDescription", "invalid_td", LmosError, ["report"]);
 /** A value does not match its data schema; `violations` lists every broken rule. */
-class InvalidPayload extends LmosError {
-  constructor(message, options = {}) {
-    super(message, { code: "invalid_payload", ...options });
-    this.violations = options.violations ?? [];
-  }
-}
-
+const InvalidPayload = errorClass("InvalidPayload", "invalid_payload", LmosError, ["violations"]);
 /**
  * An input (property value, action input) breaks its schema. Throw it from a handler to refuse
  * an input with a message the caller sees (HTTP 400).
  */
-class InvalidInput extends InvalidPayload {
-  constructor(message, options = {}) {
-    super(message, { code: "invalid_input", ...options });
-  }
-}
-
+const InvalidInput = errorClass("InvalidInput", "invalid_input", InvalidPayload);
 /** A value a thing returned breaks the schema its TD promises. */
-class InvalidOutput extends InvalidPayload {
-  constructor(message, options = {}) {
-    super(message, { code: "invalid_output", ...options });
-  }
-}
-
+const InvalidOutput = errorClass("InvalidOutput", "invalid_output", InvalidPayload);
 /** Unusable configuration: a bad public base URL, a duplicate thing, an uncompilable schema. */
-class ConfigurationError extends LmosError {}
+const ConfigurationError = errorClass("ConfigurationError", "invalid_config");
 /** A server port could not be bound. */
-class BindError extends LmosError {}
+const BindError = errorClass("BindError", "bind_failed", LmosError, ["address"]);
 /** No thing, property, action, event or action instance with that name. */
-class NotFound extends LmosError {}
+const NotFound = errorClass("NotFound", "not_found", LmosError, ["kind", "target"]);
 /** The affordance does not allow the operation (e.g. writing a read-only property). */
-class NotAllowed extends LmosError {}
+const NotAllowed = errorClass("NotAllowed", "not_allowed", LmosError, ["affordance", "operation"]);
 /** A request that cannot be read, or an input a handler refused. */
-class BadRequest extends LmosError {}
+const BadRequest = errorClass("BadRequest", "bad_request");
 /** A handler failed. */
-class HandlerFailed extends LmosError {}
+const HandlerFailed = errorClass("HandlerFailed", "handler_failed");
 /** The TD has no form for the operation that the consume options allow. */
-class NoForm extends LmosError {}
+const NoForm = errorClass("NoForm", "no_form", LmosError, ["operation", "affordance"]);
 /** The thing answered with an error status; `status`, `title`, `detail`, `problem` tell more. */
-class RemoteError extends LmosError {}
+const RemoteError = errorClass("RemoteError", "remote_error", LmosError, ["status", "title", "detail", "problem"]);
 /** The thing could not be reached, the connection broke or the request timed out. */
-class TransportError extends LmosError {}
+const TransportError = errorClass("TransportError", "transport");
 /** A payload could not be encoded or decoded. */
-class CodecError extends LmosError {}
+const CodecError = errorClass("CodecError", "codec");
 /** An asynchronous action ended in failure; `problem` holds the problem document. */
-class ActionFailed extends LmosError {}
+const ActionFailed = errorClass("ActionFailed", "action_failed", LmosError, ["title", "problem"]);
 /** The action was cancelled. Throw it from a handler that stops because of a cancellation. */
-class ActionCancelled extends LmosError {
-  constructor(message = "the action was cancelled", options = {}) {
-    super(message, { code: "action_cancelled", ...options });
-  }
-}
+const ActionCancelled = errorClass("ActionCancelled", "action_cancelled");
 /** The action had already finished when it was cancelled. */
-class ActionFinished extends LmosError {}
+const ActionFinished = errorClass("ActionFinished", "action_finished");
 /** A W3C trace context could not be read or made. */
-class TraceError extends LmosError {}
+const TraceError = errorClass("TraceError", "trace");
 /** The servient or the stream was shut down. */
-class Closed extends LmosError {}
+const Closed = errorClass("Closed", "closed");
 
 const ERROR_CLASSES = {
   invalid_td: InvalidThingDescription,
@@ -141,11 +129,10 @@ function convertError(error) {
   const { lmos: code, message, details = {} } = encoded;
   if (code === "type_error") return new TypeError(message);
   const Class = ERROR_CLASSES[code] ?? LmosError;
-  const converted = new Class(message, { code, ...details });
+  const converted = new Class(message, { ...details, code });
   for (const [key, value] of Object.entries(details)) {
     if (value !== undefined) converted[key] = value;
   }
-  converted.code = code;
   return converted;
 }
 
@@ -358,7 +345,7 @@ function singleBridge(run) {
   return async (text) => {
     const request = JSON.parse(text);
     if (request.op === "abort") {
-      running.get(request.id)?.abort(new ActionCancelled());
+      running.get(request.id)?.abort(new ActionCancelled("the action was cancelled"));
       return reply({ ok: true });
     }
     const controller = new AbortController();
@@ -413,12 +400,12 @@ function streamBridge(handler) {
         }
       }
       case "abort":
-        entry?.controller.abort(new ActionCancelled());
+        entry?.controller.abort(new ActionCancelled("the action was cancelled"));
         return reply({ ok: true });
       case "return":
         if (entry) {
           running.delete(request.id);
-          entry.controller.abort(new ActionCancelled());
+          entry.controller.abort(new ActionCancelled("the caller went away"));
           try {
             await entry.iterator.return(undefined);
           } catch {
@@ -844,3 +831,6 @@ module.exports = {
   TraceError,
   Closed,
 };
+
+// `import lmos from "lmos"` and `require("lmos").default` give the same object.
+module.exports.default = module.exports;

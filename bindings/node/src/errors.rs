@@ -2,7 +2,9 @@
 //!
 //! Every error is a napi `Error` whose message is `{"lmos": code, "message": text, "details":
 //! {...}}`. `code` is [`ThingError::code`] (or `invalid_td`, `invalid_payload`, `type_error`);
-//! `details` carries the error's fields (`report`, `violations`, `status`, `problem`, ...).
+//! `details` carries the error's fields (`report`, `violations`, `status`, `problem`, ...); a
+//! field the core calls `name` is sent as `target` or `affordance`, since `name` is taken on a
+//! JavaScript `Error`.
 
 use lmos::td::payload::{PayloadError, PayloadViolation};
 use lmos::td::validate::ValidationReport;
@@ -47,9 +49,9 @@ pub fn payload_error(error: &PayloadError) -> napi::Error {
 pub fn thing_error(error: &ThingError) -> napi::Error {
     let details = match error {
         ThingError::Bind { address, .. } => json!({"address": address}),
-        ThingError::NotFound { kind, name } => json!({"kind": kind, "name": name}),
+        ThingError::NotFound { kind, name } => json!({"kind": kind, "target": name}),
         ThingError::NotAllowed { name, operation } => {
-            json!({"name": name, "operation": operation})
+            json!({"affordance": name, "operation": operation})
         }
         ThingError::InvalidSchema { affordance, .. } => json!({"affordance": affordance}),
         ThingError::InvalidInput {
@@ -62,7 +64,9 @@ pub fn thing_error(error: &ThingError) -> napi::Error {
         } => {
             json!({"what": what, "violations": violations(list)})
         }
-        ThingError::NoForm { operation, name } => json!({"operation": operation, "name": name}),
+        ThingError::NoForm { operation, name } => {
+            json!({"operation": operation, "affordance": name})
+        }
         ThingError::Remote {
             status,
             title,
