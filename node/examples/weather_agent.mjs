@@ -226,6 +226,10 @@ const servient = new Servient({
   host: options.host,
   publicBaseUrl: options["public-base-url"],
 });
+// Closing the servient lets the process exit by itself.
+const stop = () => servient.close();
+process.once("SIGINT", stop);
+process.once("SIGTERM", stop);
 try {
   const exposed = servient.expose(weatherAgent());
   serve(exposed, Number(options["forecast-step-ms"]));
@@ -236,9 +240,3 @@ try {
   await servient.close();
   process.exit(1);
 }
-
-const stop = async () => {
-  await servient.close();
-};
-process.once("SIGINT", stop);
-process.once("SIGTERM", stop);
