@@ -431,3 +431,6 @@ declare const lmos: {
   Closed: typeof Closed;
 };
 export default lmos;
+
+// Only the declarations above marked `export` are exported.
+export {};
