@@ -29,13 +29,37 @@ if (!fs.existsSync(manifest)) {
   );
 }
 
-let cli;
-try {
+function findCli() {
   const cliPackage = require.resolve("@napi-rs/cli/package.json", { paths: [packageDir] });
   const bin = require(cliPackage).bin;
-  cli = path.resolve(path.dirname(cliPackage), typeof bin === "string" ? bin : bin.napi);
-} catch (error) {
-  fail(`cannot find the napi-rs CLI (@napi-rs/cli): ${error.message}`);
+  return path.resolve(path.dirname(cliPackage), typeof bin === "string" ? bin : bin.napi);
+}
+
+// npm does not install the dependencies of a folder that lives outside the installing project
+// (`npm install /path/to/lmos/node` links it). Then install this package's own runtime
+// dependencies (the napi-rs CLI, pinned by package-lock.json) next to it, from the registry.
+function installOwnDependencies() {
+  console.error("lmos: installing the napi-rs CLI next to the package (npm ci --omit=dev)");
+  const npmCli = process.env.npm_execpath;
+  const args = ["ci", "--omit=dev", "--ignore-scripts", "--no-audit", "--no-fund"];
+  const result = npmCli
+    ? spawnSync(process.execPath, [npmCli, ...args], { cwd: packageDir, stdio: "inherit" })
+    : spawnSync("npm", args, { cwd: packageDir, stdio: "inherit", shell: process.platform === "win32" });
+  if (result.error || result.status !== 0) {
+    fail(`installing the package's dependencies failed: ${result.error?.message ?? `exit ${result.status}`}`);
+  }
+}
+
+let cli;
+try {
+  cli = findCli();
+} catch {
+  installOwnDependencies();
+  try {
+    cli = findCli();
+  } catch (error) {
+    fail(`cannot find the napi-rs CLI (@napi-rs/cli): ${error.message}`);
+  }
 }
 
 const args = [
