@@ -1,10 +1,14 @@
 // The ajv side of the TD validation benchmark.
 //
-// Usage: node ajv-bench.mjs SCHEMA CORPUS WARMUP ITERATIONS
+// Usage: node ajv-bench.mjs SCHEMA CORPUS WARMUP ITERATIONS [all|first|parse]
 //
 // Compiles SCHEMA once with ajv + ajv-formats, turns every TD of CORPUS (a JSON array) into its own
 // UTF-8 byte buffer, then times full passes over the buffers: decode + JSON.parse + validate.
-// Prints one JSON object per configuration on stdout (consumed by ./run).
+// `all` (default) compiles with allErrors (every problem is looked for, as lmos does), `first`
+// with ajv's default (stop at the first error), `parse` times decode + JSON.parse alone.
+// ./run starts one process per mode so that one mode's JIT and GC state does not leak into
+// another's timing.
+// Prints one JSON object on stdout (consumed by ./run).
 
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -13,9 +17,9 @@ const require = createRequire(import.meta.url);
 const Ajv = require("ajv");
 const addFormats = require("ajv-formats");
 
-const [schemaPath, corpusPath, warmupArg, iterationsArg] = process.argv.slice(2);
+const [schemaPath, corpusPath, warmupArg, iterationsArg, modeArg] = process.argv.slice(2);
 if (!schemaPath || !corpusPath) {
-  console.error("usage: node ajv-bench.mjs SCHEMA CORPUS WARMUP ITERATIONS");
+  console.error("usage: node ajv-bench.mjs SCHEMA CORPUS WARMUP ITERATIONS [all|first|parse]");
   process.exit(2);
 }
 const warmup = Number.parseInt(warmupArg ?? "3", 10);
@@ -26,7 +30,7 @@ const docs = JSON.parse(readFileSync(corpusPath, "utf8")).map((td) => Buffer.fro
 const totalBytes = docs.reduce((sum, b) => sum + b.length, 0);
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
-function measure(label, allErrors) {
+function measure(label, allErrors, parseOnly = false) {
   // strict: false because the W3C schema uses annotation keywords ajv's strict mode rejects
   // (e.g. "examples" inside definitions is fine, but the top-level "version" is not a keyword).
   const ajv = new Ajv.default({ strict: false, allErrors });
@@ -37,13 +41,13 @@ function measure(label, allErrors) {
     let valid = 0;
     for (const bytes of docs) {
       const value = JSON.parse(decoder.decode(bytes));
-      if (validate(value)) valid += 1;
+      if (parseOnly ? value !== null : validate(value)) valid += 1;
     }
     return valid;
   };
 
   let valid = pass();
-  if (valid !== docs.length) {
+  if (valid !== docs.length && !parseOnly) {
     // Show the first rejected document's errors so a broken corpus is obvious.
     for (const bytes of docs) {
       if (!validate(JSON.parse(decoder.decode(bytes)))) {
@@ -68,5 +72,6 @@ function measure(label, allErrors) {
   }));
 }
 
-measure("ajv allErrors (JSON.parse + schema)", true);
-measure("ajv first-error (JSON.parse + schema)", false);
+if (modeArg === "parse") measure("stage: JSON.parse (node)", false, true);
+else if (modeArg === "first") measure("ajv first-error (JSON.parse + schema)", false);
+else measure("ajv allErrors (JSON.parse + schema)", true);

@@ -6,24 +6,39 @@
 //! CORPUS is a JSON array of TDs; every TD is serialized on its own (compact) and each timed pass
 //! goes over all of them starting from those bytes. Prints one JSON object per measured
 //! configuration on stdout.
+//!
+//! With `TD_VALIDATE_BREAKDOWN=1` it also times the stages of `validate_bytes` one by one (plain
+//! parse, guarded parse, schema, rules + schema + model on an already-parsed value, typed model),
+//! to see where the time goes. `TD_VALIDATE_ONLY=TEXT` runs only the measurements whose name
+//! contains TEXT (handy under `perf record`).
 
 use std::process::ExitCode;
 use std::time::Instant;
 
-use lmos::td::validate::validate_bytes;
+use lmos::td::parse::{parse_document, ParseOptions};
+use lmos::td::validate::{validate_bytes, validate_value};
+use lmos::td::Thing;
 use serde_json::Value;
 
 struct Setup {
     docs: Vec<Vec<u8>>,
     warmup: usize,
     iterations: usize,
+    /// Run only the measurements whose name contains this (`TD_VALIDATE_ONLY`, for profiling).
+    only: Option<String>,
 }
 
 impl Setup {
     /// Runs `check` over every document for the warm-up passes, then times `iterations` passes
     /// and prints the result line.
-    fn measure(&self, name: &str, check: &dyn Fn(&[u8]) -> bool) {
-        let pass = || self.docs.iter().filter(|doc| check(doc)).count();
+    /// `check` gets the index of a document and says whether it passed.
+    fn measure(&self, name: &str, check: &dyn Fn(usize) -> bool) {
+        if let Some(only) = &self.only {
+            if !name.contains(only.as_str()) {
+                return;
+            }
+        }
+        let pass = || (0..self.docs.len()).filter(|&i| check(i)).count();
         let mut valid = pass();
         for _ in 1..self.warmup {
             valid = pass();
@@ -83,11 +98,13 @@ fn run(args: &[String]) -> Result<(), String> {
         docs,
         warmup,
         iterations,
+        only: std::env::var("TD_VALIDATE_ONLY").ok(),
     };
 
+    let docs = &setup.docs;
     setup.measure(
         "lmos validate_bytes (parse + schema + rules + model)",
-        &|doc| validate_bytes(doc).is_valid(),
+        &|i| validate_bytes(&docs[i]).is_valid(),
     );
 
     // Like for like with ajv: plain serde_json parse + the same JSON Schema compiled with the same
@@ -101,11 +118,42 @@ fn run(args: &[String]) -> Result<(), String> {
         .map_err(|e| format!("schema does not compile: {e}"))?;
     setup.measure(
         "lmos schema only (serde_json + jsonschema)",
-        &|doc| match serde_json::from_slice::<Value>(doc) {
+        &|i| match serde_json::from_slice::<Value>(&docs[i]) {
             Ok(value) => validator.is_valid(&value),
             Err(_) => false,
         },
     );
+
+    if std::env::var_os("TD_VALIDATE_BREAKDOWN").is_some() {
+        let options = ParseOptions::default();
+        setup.measure("stage: serde_json::from_slice::<Value>", &|i| {
+            serde_json::from_slice::<Value>(&docs[i]).is_ok()
+        });
+        setup.measure("stage: lmos parse_document (guarded)", &|i| {
+            parse_document(&docs[i], &options).is_ok()
+        });
+        let values: Vec<Value> = docs
+            .iter()
+            .map(|doc| serde_json::from_slice(doc))
+            .collect::<Result<_, _>>()
+            .map_err(|e| e.to_string())?;
+        setup.measure("stage: jsonschema is_valid (parsed)", &|i| {
+            validator.is_valid(&values[i])
+        });
+        setup.measure("stage: validate_value (parsed; schema+rules+model)", &|i| {
+            validate_value(&values[i]).is_valid()
+        });
+        setup.measure("stage: Thing::from_value(clone) (parsed)", &|i| {
+            Thing::from_value(values[i].clone()).is_ok()
+        });
+        setup.measure(
+            "stage: Thing::deserialize(&Value) (parsed, no clone)",
+            &|i| <Thing as serde::Deserialize>::deserialize(&values[i]).is_ok(),
+        );
+        setup.measure("stage: Value::clone (parsed)", &|i| {
+            values[i].clone().is_object()
+        });
+    }
     Ok(())
 }
 

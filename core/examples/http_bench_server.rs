@@ -1,6 +1,9 @@
 //! The server side of `bench/http/run`: one trivial action, `ping` → `"pong"`, served either by a
 //! lmos `Servient` (`--mode lmos`) or by a bare axum handler that returns the same body
 //! (`--mode axum`). Prints the action's URL as the first line on stdout.
+//!
+//! `--workers N` sets the number of tokio worker threads (default: one per CPU the process may
+//! run on), so both servers can be compared with the single-threaded node-wot server.
 
 use clap::{Parser, ValueEnum};
 use lmos::td::{ActionAffordance, DataSchema, ThingBuilder};
@@ -25,14 +28,26 @@ struct Options {
     /// HTTP port (0 picks a free one).
     #[arg(long, default_value_t = 0)]
     http_port: u16,
+    /// Tokio worker threads (0: one per available CPU).
+    #[arg(long, default_value_t = 0)]
+    workers: usize,
 }
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+fn main() -> std::process::ExitCode {
     let options = Options::parse();
-    let result = match options.mode {
-        Mode::Lmos => lmos_server(options.http_port).await,
-        Mode::Axum => axum_server(options.http_port).await,
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    runtime.enable_all();
+    if options.workers > 0 {
+        runtime.worker_threads(options.workers);
+    }
+    let result = match runtime.build() {
+        Ok(runtime) => runtime.block_on(async {
+            match options.mode {
+                Mode::Lmos => lmos_server(options.http_port).await,
+                Mode::Axum => axum_server(options.http_port).await,
+            }
+        }),
+        Err(error) => Err(error.into()),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

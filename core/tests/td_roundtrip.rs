@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 fn fixtures() -> Vec<(String, Vec<u8>)> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     let mut all = Vec::new();
-    for dir in ["valid", "spec"] {
+    for dir in ["valid", "spec", "fuzz-regressions"] {
         for entry in std::fs::read_dir(root.join(dir)).unwrap() {
             let path = entry.unwrap().path();
             let name = path.file_name().unwrap().to_str().unwrap().to_owned();

@@ -7,6 +7,14 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+/// Reads a member that is present as `Some`, even when its value is `null` (`"default": null`
+/// means "the default is null", which a plain `Option<Value>` would lose).
+fn present_value<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(deserializer).map(Some)
+}
+
 /// A value that a TD allows either alone or as an array (`"op": "readproperty"` or `"op": [...]`).
 ///
 /// The shape of the input is kept: a single value serializes as a single value.
@@ -208,10 +216,19 @@ pub struct DataSchema {
     #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
     pub data_type: Option<String>,
     /// The only value allowed.
-    #[serde(rename = "const", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "const",
+        default,
+        deserialize_with = "present_value",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub constant: Option<Value>,
     /// The value assumed when none is given.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "present_value",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub default: Option<Value>,
     /// Unit of the value, e.g. `celsius`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
