@@ -226,7 +226,11 @@ test("actions: output, thrown errors, refused input, bad output; the server keep
     assert.ok(!JSON.stringify(error.problem).includes("internal detail"));
     return true;
   });
-  assert.ok(internalErrors.some((e) => e.affordance === "actions/fail" && e.message.includes("internal detail")));
+  // The hook runs on the event loop after the answer went out.
+  await eventually(
+    () => internalErrors.some((e) => e.affordance === "actions/fail" && e.message.includes("internal detail")),
+    "the internal error hook",
+  );
   await assert.rejects(lamp.invokeAction("refuse", "x"), (error) => {
     assert.ok(error instanceof RemoteError);
     assert.equal(error.status, 400);
@@ -234,7 +238,10 @@ test("actions: output, thrown errors, refused input, bad output; the server keep
     return true;
   });
   await assert.rejects(lamp.invokeAction("badOutput"), (error) => error instanceof RemoteError && error.status === 500);
-  assert.ok(internalErrors.some((e) => e.affordance === "actions/badOutput" && e.code === "invalid_output"));
+  await eventually(
+    () => internalErrors.some((e) => e.affordance === "actions/badOutput" && e.code === "invalid_output"),
+    "the internal error hook",
+  );
   await assert.rejects(lamp.invokeAction("echo", 5), InvalidInput);
   // Still serving after all of that.
   assert.equal(await lamp.invokeAction("echo", "again"), "echo: again");
