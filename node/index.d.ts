@@ -180,7 +180,7 @@ export type ActionHandler<I = any, O = unknown> = (input: I, context: Interactio
 export type ActionStreamHandler<I = any, P = unknown, O = unknown> = (
   input: I,
   context: InteractionContext,
-) => AsyncIterator<P, O, undefined>;
+) => AsyncIterator<P, O, undefined> | AsyncIterable<P>;
 
 /** A thing this process serves. */
 export declare class ExposedThing {

@@ -378,9 +378,12 @@ function streamBridge(handler) {
         const controller = new AbortController();
         const context = makeContext(request.context ?? {}, controller.signal);
         try {
-          const iterator = handlerContext.run(context, () => handler(request.input, context));
-          if (!isAsyncIterator(iterator)) {
-            throw new TypeError("a streaming action handler must be an async generator function");
+          let iterator = handlerContext.run(context, () => handler(request.input, context));
+          if (!isAsyncIterator(iterator) && iterator != null && typeof iterator[Symbol.asyncIterator] === "function") {
+            iterator = iterator[Symbol.asyncIterator]();
+          }
+          if (iterator == null || typeof iterator.next !== "function") {
+            throw new TypeError("a streaming action handler must return an async iterator (use an async generator function)");
           }
           running.set(request.id, { iterator, controller, context });
           return reply({ ok: true });
@@ -407,7 +410,7 @@ function streamBridge(handler) {
           running.delete(request.id);
           entry.controller.abort(new ActionCancelled("the caller went away"));
           try {
-            await entry.iterator.return(undefined);
+            if (typeof entry.iterator.return === "function") await entry.iterator.return(undefined);
           } catch {
             // The generator's own clean-up failed; nobody is waiting for its result any more.
           }

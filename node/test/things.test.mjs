@@ -52,6 +52,10 @@ function lampTd() {
     .action("endless", {})
     .action("job", { synchronous: false, input: { type: "integer" }, output: { type: "string" } })
     .action("trace", { output: { type: "object" } })
+    .action("syncThrow", {})
+    .action("notJson", {})
+    .action("iterable", { output: { type: "string" } })
+    .action("notIterator", {})
     .event("blink", { data: { type: "integer" } });
 }
 
@@ -100,6 +104,17 @@ before(async () => {
     seen.traces.push(ctx.traceparent);
     return { traceparent: ctx.traceparent, current: currentContext()?.traceparent ?? null };
   });
+  exposed.onAction("syncThrow", () => {
+    throw new TypeError("thrown before any await");
+  });
+  exposed.onAction("notJson", async () => 10n);
+  exposed.onActionStream("iterable", () => ({
+    async *[Symbol.asyncIterator]() {
+      yield "a";
+      return "from an iterable";
+    },
+  }));
+  exposed.onActionStream("notIterator", async () => "plain value");
   await servient.start();
   url = exposed.tdUrl;
 });
@@ -245,6 +260,17 @@ test("actions: output, thrown errors, refused input, bad output; the server keep
   await assert.rejects(lamp.invokeAction("echo", 5), InvalidInput);
   // Still serving after all of that.
   assert.equal(await lamp.invokeAction("echo", "again"), "echo: again");
+});
+
+test("handlers that throw synchronously, return non-JSON or no iterator fail cleanly", async () => {
+  const lamp = await consume(url);
+  for (const name of ["syncThrow", "notJson", "notIterator"]) {
+    await assert.rejects(lamp.invokeAction(name), (error) => error instanceof RemoteError && error.status === 500, name);
+  }
+  await eventually(() => internalErrors.some((e) => e.affordance === "actions/notJson" && /BigInt/.test(e.message)), "the notJson report");
+  assert.equal(await lamp.invokeAction("iterable"), "from an iterable");
+  assert.equal(await lamp.invokeAction("echo", "still here"), "echo: still here");
+  await assert.rejects(lamp.invokeAction("echo", 1n), TypeError);
 });
 
 test("a streamed action yields progress values, then the output", async () => {
