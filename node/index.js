@@ -16,7 +16,8 @@ function loadNative() {
   } catch (error) {
     const hint =
       error && error.code === "MODULE_NOT_FOUND"
-        ? "the native addon was not built; run `npm run build` in the package directory"
+        ? "the native addon was not built (did npm skip the install script? see `npm approve-scripts`); " +
+          `build it with: node ${path.join(__dirname, "scripts", "build-native.js")}`
         : error.message;
     throw new Error(`lmos: cannot load the native addon ${file}: ${hint}`, { cause: error });
   }
