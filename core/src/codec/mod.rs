@@ -63,18 +63,35 @@ pub fn essence(content_type: &str) -> String {
         .to_ascii_lowercase()
 }
 
+fn starts_with_ignore_case(text: &str, prefix: &str) -> bool {
+    text.as_bytes()
+        .get(..prefix.len())
+        .is_some_and(|head| head.eq_ignore_ascii_case(prefix.as_bytes()))
+}
+
+fn ends_with_ignore_case(text: &str, suffix: &str) -> bool {
+    text.len() >= suffix.len()
+        && text.as_bytes()[text.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
+}
+
 impl Codec {
     /// The codec for a media type (parameters such as `charset` are ignored).
     pub fn for_content_type(content_type: &str) -> Result<Codec, CodecError> {
-        let essence = essence(content_type);
-        match essence.as_str() {
-            JSON => Ok(Codec::Json),
-            CBOR => Ok(Codec::Cbor),
-            TEXT => Ok(Codec::Text),
-            other if other.starts_with("application/") && other.ends_with("+json") => {
-                Ok(Codec::Json)
-            }
-            _ => Err(CodecError::UnsupportedContentType(content_type.to_owned())),
+        // Compared without lower-casing into a new string: this runs on every request.
+        let essence = content_type.split(';').next().unwrap_or_default().trim();
+        let is = |media: &str| essence.eq_ignore_ascii_case(media);
+        if is(JSON) {
+            Ok(Codec::Json)
+        } else if is(CBOR) {
+            Ok(Codec::Cbor)
+        } else if is(TEXT) {
+            Ok(Codec::Text)
+        } else if starts_with_ignore_case(essence, "application/")
+            && ends_with_ignore_case(essence, "+json")
+        {
+            Ok(Codec::Json)
+        } else {
+            Err(CodecError::UnsupportedContentType(content_type.to_owned()))
         }
     }
 
@@ -207,6 +224,16 @@ mod tests {
             Codec::for_content_type("Application/CBOR").unwrap(),
             Codec::Cbor
         );
+        assert_eq!(
+            Codec::for_content_type(" APPLICATION/LD+JSON ; profile=x").unwrap(),
+            Codec::Json
+        );
+        for unsupported in ["+json", "text/json", "application/", ""] {
+            assert!(
+                Codec::for_content_type(unsupported).is_err(),
+                "{unsupported:?} accepted"
+            );
+        }
         assert!(matches!(
             Codec::for_content_type("image/png"),
             Err(CodecError::UnsupportedContentType(_))

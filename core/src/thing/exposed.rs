@@ -187,6 +187,11 @@ fn check(
     let Some(validator) = validator else {
         return Ok(());
     };
+    // The quick yes/no check first; the full list of violations is only built for a value that
+    // fails it.
+    if validator.is_valid(value) {
+        return Ok(());
+    }
     match validator.validate(value) {
         Ok(()) => Ok(()),
         Err(PayloadError::Invalid(violations)) if output => Err(ThingError::InvalidOutput {
@@ -619,7 +624,11 @@ impl ExposedThing {
         trace: Option<TraceContext>,
     ) -> Result<Value, ThingError> {
         let result = self.invoke_action_unnoted(name, input, trace).await;
-        self.note(&format!("actions/{name}"), result)
+        // The affordance name is only formatted when there is an error to report.
+        if let Err(error) = &result {
+            self.note_error(&format!("actions/{name}"), error);
+        }
+        result
     }
 
     async fn invoke_action_unnoted(
@@ -796,22 +805,19 @@ impl ExposedThing {
         if snapshot.status.is_final() {
             return Ok(Box::pin(futures::stream::iter([final_update(snapshot)])));
         }
-        let stream = BroadcastStream::new(receiver)
-            .filter_map(|event| async move { event.ok() })
-            .scan(false, |done, event| {
-                let item = if *done {
-                    None
-                } else {
-                    match event {
-                        InstanceEvent::Progress(value) => Some(Ok(ActionUpdate::Progress(value))),
-                        InstanceEvent::Finished(status) => {
-                            *done = true;
-                            Some(final_update(*status))
-                        }
-                    }
-                };
-                futures::future::ready(item)
-            });
+        let events =
+            Box::pin(BroadcastStream::new(receiver).filter_map(|event| async move { event.ok() }));
+        // The stream ends right after the final update, without waiting for another event (none
+        // comes: an SSE response would otherwise stay open until the instance is purged).
+        let stream = futures::stream::unfold(Some(events), |events| async move {
+            let mut events = events?;
+            match events.next().await? {
+                InstanceEvent::Progress(value) => {
+                    Some((Ok(ActionUpdate::Progress(value)), Some(events)))
+                }
+                InstanceEvent::Finished(status) => Some((final_update(*status), None)),
+            }
+        });
         Ok(Box::pin(stream))
     }
 

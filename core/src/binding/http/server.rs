@@ -17,8 +17,8 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::extract::{DefaultBodyLimit, FromRequest, Path, Request, State};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -218,9 +218,15 @@ async fn unknown_route() -> Problem {
 
 // ----- request helpers ------------------------------------------------------------------------
 
+/// The trace headers as ready-made names: looking a header up by `&str` parses the name first.
+static TRACEPARENT_HEADER: HeaderName = HeaderName::from_static(TRACEPARENT);
+static TRACESTATE_HEADER: HeaderName = HeaderName::from_static(TRACESTATE);
+
 fn incoming_trace(headers: &HeaderMap) -> Option<TraceContext> {
-    let parent = headers.get(TRACEPARENT)?.to_str().ok()?;
-    let state = headers.get(TRACESTATE).and_then(|v| v.to_str().ok());
+    let parent = headers.get(&TRACEPARENT_HEADER)?.to_str().ok()?;
+    let state = headers
+        .get(&TRACESTATE_HEADER)
+        .and_then(|v| v.to_str().ok());
     // A malformed traceparent is ignored (the trace restarts); a malformed tracestate alone is
     // dropped.
     TraceContext::parse(parent, state)
@@ -274,12 +280,13 @@ fn host(headers: &HeaderMap) -> Option<&str> {
 
 fn encoded(status: StatusCode, value: &Value, codec: Codec) -> Result<Response, Problem> {
     let bytes = codec.encode(value).map_err(ThingError::from)?;
-    Ok((
-        status,
-        [(header::CONTENT_TYPE, codec.media_type())],
-        Bytes::from(bytes),
-    )
-        .into_response())
+    let mut response = Response::new(Body::from(bytes));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(codec.media_type()),
+    );
+    Ok(response)
 }
 
 fn lookup(registry: &Registry, slug: &str) -> Result<ExposedThing, Problem> {
@@ -559,9 +566,17 @@ fn status_url(
 async fn invoke_action(
     State(registry): State<AppState>,
     Path((slug, name)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: Bytes,
+    request: Request,
 ) -> Reply {
+    // The headers are moved out of the request instead of cloned (what the `HeaderMap` extractor
+    // does); the body is then read as the `Bytes` extractor would, with the same limit and the
+    // same rejections.
+    let (mut parts, body) = request.into_parts();
+    let headers = std::mem::take(&mut parts.headers);
+    let body = match Bytes::from_request(Request::from_parts(parts, body), &()).await {
+        Ok(body) => body,
+        Err(rejection) => return Ok(rejection.into_response()),
+    };
     let thing = lookup(&registry, &slug)?;
     let (input, codec) = decode_body(&headers, &body)?;
     let trace = incoming_trace(&headers);
