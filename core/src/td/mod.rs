@@ -4,11 +4,18 @@
 pub mod builder;
 pub mod defaults;
 pub mod model;
+pub mod parse;
 pub mod payload;
+pub mod validate;
 pub mod vocab;
 
 pub use builder::ThingBuilder;
 pub use model::*;
+pub use parse::{parse_document, DuplicateMember, ParseFailure, ParseOptions, ParsedDocument};
+pub use validate::{
+    validate_bytes, validate_bytes_with, validate_value, DocumentKind, Problem, Rule, Severity,
+    ValidationReport,
+};
 
 use serde_json::Value;
 
