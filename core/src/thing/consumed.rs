@@ -158,7 +158,7 @@ fn remote_error(response: &HttpResponse) -> ThingError {
         status: response.status,
         title,
         detail,
-        problem,
+        problem: problem.map(Box::new),
     }
 }
 
@@ -677,7 +677,7 @@ impl ConsumedThing {
                     }
                     Some("error") => {
                         let title = value.get("title").and_then(Value::as_str).unwrap_or("the action failed").to_owned();
-                        yield Err(ThingError::ActionFailed { title, problem: Some(value) });
+                        yield Err(ThingError::ActionFailed { title, problem: Some(Box::new(value)) });
                         return;
                     }
                     Some("cancelled") => {
@@ -870,7 +870,7 @@ impl ActionHandle {
                     .and_then(Value::as_str)
                     .unwrap_or("the action failed")
                     .to_owned(),
-                problem: status.error,
+                problem: status.error.map(Box::new),
             }),
         }
     }

@@ -61,7 +61,7 @@ struct EventSlot {
 #[derive(Clone)]
 enum InstanceEvent {
     Progress(Value),
-    Finished(ActionStatus),
+    Finished(Box<ActionStatus>),
 }
 
 struct InstanceState {
@@ -95,7 +95,7 @@ impl ActionInstance {
             guard.ended = Some(Instant::now());
             guard.status.clone()
         };
-        let _ = self.events.send(InstanceEvent::Finished(status));
+        let _ = self.events.send(InstanceEvent::Finished(Box::new(status)));
         true
     }
 }
@@ -736,7 +736,7 @@ impl ExposedThing {
                         InstanceEvent::Progress(value) => Some(Ok(ActionUpdate::Progress(value))),
                         InstanceEvent::Finished(status) => {
                             *done = true;
-                            Some(final_update(status))
+                            Some(final_update(*status))
                         }
                     }
                 };
@@ -789,7 +789,7 @@ fn final_update(status: ActionStatus) -> Result<ActionUpdate, ThingError> {
                 .and_then(Value::as_str)
                 .unwrap_or("the action failed")
                 .to_owned(),
-            problem: status.error,
+            problem: status.error.map(Box::new),
         }),
     }
 }

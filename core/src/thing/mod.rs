@@ -119,7 +119,7 @@ pub enum ThingError {
         /// Detail of the problem document, if any.
         detail: Option<String>,
         /// The whole problem document, if the peer sent one.
-        problem: Option<Value>,
+        problem: Option<Box<Value>>,
     },
     /// The peer could not be reached, or the connection broke.
     #[error("transport error: {0}")]
@@ -133,7 +133,7 @@ pub enum ThingError {
         /// Title of the problem.
         title: String,
         /// The problem document, if any.
-        problem: Option<Value>,
+        problem: Option<Box<Value>>,
     },
     /// An action was cancelled.
     #[error("the action was cancelled")]

@@ -523,6 +523,7 @@ fn sse_updates(updates: ActionUpdates) -> Response {
             Err(ThingError::ActionFailed { problem, title }) => {
                 Event::default().event("error").data(
                     problem
+                        .map(|p| *p)
                         .unwrap_or_else(|| json!({"title": title}))
                         .to_string(),
                 )
@@ -584,11 +585,11 @@ async fn invoke_action(
     }
     let output = thing.invoke_action(&name, input, trace).await?;
     if output.is_null()
-        && !thing
+        && thing
             .template()
             .actions
             .get(&name)
-            .is_some_and(|a| a.output.is_some())
+            .is_none_or(|a| a.output.is_none())
     {
         return Ok(StatusCode::NO_CONTENT.into_response());
     }

@@ -1,0 +1,192 @@
+//! The reference example `weather_agent`, started as a process and called with `ConsumedThing`.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+use futures::StreamExt;
+use lmos::thing::{ActionUpdate, ConsumeOptions, ConsumedThing};
+use serde_json::{json, Value};
+
+/// The example binary: built by `cargo test` next to the test binaries, or built here.
+pub fn example_binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    // target/debug/deps/http_example-hash -> target/debug/examples/NAME
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target dir layout");
+    let binary = profile_dir
+        .join("examples")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    if !binary.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "-p", "lmos", "--example", name])
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "building example {name} failed");
+    }
+    binary
+}
+
+struct Agent {
+    child: Child,
+    td_url: String,
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_agent() -> Agent {
+    let mut child = Command::new(example_binary("weather_agent"))
+        .args(["--http-port", "0", "--forecast-step-ms", "30"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("weather_agent starts");
+    let stdout = child.stdout.take().expect("stdout piped");
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("first line");
+    let td_url = line.trim().to_owned();
+    assert!(
+        td_url.starts_with("http://127.0.0.1:") && td_url.ends_with("/weatheragent"),
+        "first line is not the TD URL: {td_url:?}"
+    );
+    Agent { child, td_url }
+}
+
+#[tokio::test]
+async fn weather_agent_serves_the_lmos_weather_agent() {
+    let agent = start_agent();
+    let weather = ConsumedThing::from_url(&agent.td_url, ConsumeOptions::default())
+        .await
+        .unwrap();
+    let td = weather.thing();
+    assert_eq!(td.title, "WeatherAgent");
+    assert!(td.is_agent());
+    assert_eq!(td.vendor_name(), Some("Deutsche Telekom AG"));
+    assert_eq!(
+        td.id.as_deref(),
+        Some("urn:uuid:6f1d3a7a-1f97-4e6b-b45f-f3c2e1c84c77")
+    );
+
+    // modelConfiguration: read, observe, write, refuse invalid values
+    assert_eq!(
+        weather.read_property("modelConfiguration").await.unwrap(),
+        json!({"modelName": "gpt-4o", "temperature": 0.7, "maxTokens": 1000})
+    );
+    let mut changes = weather
+        .observe_property("modelConfiguration")
+        .await
+        .unwrap();
+    let update = json!({"modelName": "gpt-4o-mini", "temperature": 0.2, "maxTokens": 200});
+    weather
+        .write_property("modelConfiguration", update.clone())
+        .await
+        .unwrap();
+    assert_eq!(changes.next().await.unwrap().unwrap(), update);
+    assert_eq!(
+        weather.read_property("modelConfiguration").await.unwrap(),
+        update
+    );
+    let error = weather
+        .write_property(
+            "modelConfiguration",
+            json!({"modelName": "x", "temperature": 2}),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), "invalid_input");
+
+    // getWeather
+    let answer = weather
+        .invoke_action(
+            "getWeather",
+            json!({"question": "Will it rain in Bonn?", "interactionMode": "text"}),
+        )
+        .await
+        .unwrap();
+    assert!(answer.as_str().unwrap().contains("Will it rain in Bonn?"));
+    let error = weather
+        .invoke_action(
+            "getWeather",
+            json!({"question": "x", "interactionMode": "smoke"}),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), "invalid_input");
+
+    // rate emits userFeedbackReceived
+    let mut feedback = weather
+        .subscribe_event("userFeedbackReceived")
+        .await
+        .unwrap();
+    let rating = json!({"rating": 4, "comment": "helpful"});
+    weather.invoke_action("rate", rating.clone()).await.unwrap();
+    assert_eq!(feedback.next().await.unwrap().unwrap(), rating);
+    let error = weather
+        .invoke_action("rate", json!({"rating": 6}))
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), "invalid_input");
+
+    // forecast: asynchronous, one progress per day, then the days
+    let updates: Vec<ActionUpdate> = weather
+        .invoke_action_stream("forecast", json!({"city": "Bonn", "days": 3}))
+        .await
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+        .await;
+    let progress: Vec<&ActionUpdate> = updates
+        .iter()
+        .filter(|u| matches!(u, ActionUpdate::Progress(_)))
+        .collect();
+    assert!(progress.len() <= 3);
+    let Some(ActionUpdate::Output(Value::Array(days))) = updates.last() else {
+        panic!("no output: {updates:?}");
+    };
+    assert_eq!(days.len(), 3);
+    assert_eq!(days[2]["city"], "Bonn");
+    let days = weather
+        .invoke_action("forecast", json!({"city": "Köln", "days": 2}))
+        .await
+        .unwrap();
+    assert_eq!(days.as_array().unwrap().len(), 2);
+    let handle = weather
+        .start_action("forecast", json!({"city": "Bonn", "days": 7}))
+        .await
+        .unwrap();
+    assert!(handle.is_async());
+    handle.cancel().await.unwrap();
+    assert_eq!(
+        handle.output().await.unwrap_err().code(),
+        "action_cancelled"
+    );
+
+    // chat: AgentRequest in, AgentResult out
+    let result = weather
+        .invoke_action(
+            "chat",
+            json!({
+                "conversationContext": {"conversationId": "1"},
+                "systemContext": [{"key": "channelId", "value": "web"}],
+                "userContext": {"userId": "1234", "profile": [{"key": "name", "value": "Max"}]},
+                "messages": [{"role": "user", "content": "What is the weather in London?", "format": "text"}]
+            }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(result["status"], "success");
+    assert!(result["messages"][0]["content"]
+        .as_str()
+        .unwrap()
+        .contains("What is the weather in London?"));
+}
