@@ -36,102 +36,102 @@ use lmos::thing::ThingError;
 
 use crate::convert::to_py;
 
-create_exception!(_native, LmosError, PyException, "Base class of every error lmos raises.");
+create_exception!(lmos, LmosError, PyException, "Base class of every error lmos raises.");
 create_exception!(
-    _native,
+    lmos,
     InvalidThingDescription,
     LmosError,
     "A Thing Description is not valid; `report` holds every problem."
 );
 create_exception!(
-    _native,
+    lmos,
     InvalidPayload,
     LmosError,
     "A value does not match its data schema; `violations` lists every broken rule."
 );
 create_exception!(
-    _native,
+    lmos,
     InvalidInput,
     InvalidPayload,
     "An input (property value, action input, event data) breaks its schema. Raise it from a \
      handler to refuse an input with a message the caller sees (HTTP 400)."
 );
 create_exception!(
-    _native,
+    lmos,
     InvalidOutput,
     InvalidPayload,
     "A value a thing returned breaks the schema its TD promises."
 );
 create_exception!(
-    _native,
+    lmos,
     ConfigurationError,
     LmosError,
     "Unusable configuration: a bad public base URL, a duplicate thing, an uncompilable schema."
 );
-create_exception!(_native, BindError, LmosError, "A server port could not be bound.");
+create_exception!(lmos, BindError, LmosError, "A server port could not be bound.");
 create_exception!(
-    _native,
+    lmos,
     NotFound,
     LmosError,
     "No thing, property, action, event or action instance with that name."
 );
 create_exception!(
-    _native,
+    lmos,
     NotAllowed,
     LmosError,
     "The affordance does not allow the operation (e.g. writing a read-only property)."
 );
 create_exception!(
-    _native,
+    lmos,
     BadRequest,
     LmosError,
     "A request that cannot be read, or an input a handler refused."
 );
-create_exception!(_native, HandlerFailed, LmosError, "A handler failed.");
+create_exception!(lmos, HandlerFailed, LmosError, "A handler failed.");
 create_exception!(
-    _native,
+    lmos,
     NoForm,
     LmosError,
     "The TD has no form for the operation that the consume options allow."
 );
 create_exception!(
-    _native,
+    lmos,
     RemoteError,
     LmosError,
     "The thing answered with an error status; `status`, `title`, `detail` and `problem` tell more."
 );
 create_exception!(
-    _native,
+    lmos,
     TransportError,
     LmosError,
     "The thing could not be reached, the connection broke or the request timed out."
 );
 create_exception!(
-    _native,
+    lmos,
     CodecError,
     LmosError,
     "A payload could not be encoded or decoded."
 );
 create_exception!(
-    _native,
+    lmos,
     ActionFailed,
     LmosError,
     "An asynchronous action ended in failure; `problem` holds the problem document."
 );
-create_exception!(_native, ActionCancelled, LmosError, "The action was cancelled.");
+create_exception!(lmos, ActionCancelled, LmosError, "The action was cancelled.");
 create_exception!(
-    _native,
+    lmos,
     ActionFinished,
     LmosError,
     "The action had already finished when it was cancelled."
 );
 create_exception!(
-    _native,
+    lmos,
     TraceError,
     LmosError,
     "A W3C trace context could not be read or made."
 );
-create_exception!(_native, Closed, LmosError, "The servient or the stream was shut down.");
+create_exception!(lmos, Closed, LmosError, "The servient or the stream was shut down.");
 
 /// Registers the exception classes on the native module.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
