@@ -30,9 +30,10 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
 
 
 def cargo_binary(*cargo_args: str, path: Path) -> Path:
-    """Builds a Rust binary of the workspace once (debug) and returns its path."""
-    if not path.exists():
-        subprocess.run(["cargo", "build", *cargo_args], cwd=REPO, check=True)
+    """Builds a Rust binary of this tree (debug; quick when up to date) and returns its path.
+    ``LMOS_SKIP_CARGO=1`` uses what is there (when the caller has just built it)."""
+    if os.environ.get("LMOS_SKIP_CARGO") != "1" or not path.exists():
+        subprocess.run(["cargo", "build", "--quiet", *cargo_args], cwd=REPO, check=True)
     return path
 
 
