@@ -209,7 +209,7 @@ class ConsumedThing:
     @property
     def title(self) -> str:
         """The thing's title."""
-        return self._native.td.get("title", "")
+        return str(self._native.td.get("title", ""))
 
     async def read_property(self, name: str) -> Any:
         """``readproperty``."""

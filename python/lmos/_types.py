@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
-JSON = Union[dict[str, Any], list[Any], str, int, float, bool, None]
+JSON = dict[str, Any] | list[Any] | str | int | float | bool | None
 """A JSON value as Python holds it: ``dict``, ``list``, ``str``, ``int``, ``float``, ``bool``,
 ``None``."""
 
@@ -32,5 +32,5 @@ class Output:
     value: Any
 
 
-Update = Union[Progress, Output]
+Update = Progress | Output
 """One item of an action's update stream."""

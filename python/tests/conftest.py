@@ -47,7 +47,11 @@ def lmos_cli() -> Path:
 def rust_weather_agent() -> Path:
     """The Rust reference agent (core/examples/weather_agent.rs)."""
     return cargo_binary(
-        "-p", "lmos", "--example", "weather_agent", path=TARGET / "debug" / "examples" / "weather_agent"
+        "-p",
+        "lmos",
+        "--example",
+        "weather_agent",
+        path=TARGET / "debug" / "examples" / "weather_agent",
     )
 
 

@@ -283,19 +283,14 @@ async def first(stream: lmos.Stream[Any]) -> Any:
 async def until_received(stream: lmos.Stream[Any], trigger: Any) -> Any:
     """Long-poll only sees what happens while a poll is waiting: trigger until one arrives."""
     reader = asyncio.create_task(first(stream))
-    async with asyncio.timeout(WAIT) if hasattr(asyncio, "timeout") else _nothing():
+
+    async def keep_triggering() -> None:
         while not reader.done():
             trigger()
             await asyncio.wait({reader}, timeout=0.05)
+
+    await asyncio.wait_for(keep_triggering(), WAIT)
     return reader.result()
-
-
-class _nothing:
-    async def __aenter__(self) -> None:
-        return None
-
-    async def __aexit__(self, *args: object) -> None:
-        return None
 
 
 async def test_observe_property_and_subscribe_event_over_long_poll() -> None:
@@ -306,7 +301,9 @@ async def test_observe_property_and_subscribe_event_over_long_poll() -> None:
         values = thing.observe_property("count")
         assert await until_received(values, lambda: counter.exposed.set_property("count", 3)) == 3
         events = thing.subscribe_event("reset")
-        data = await until_received(events, lambda: counter.exposed.emit_event("reset", {"by": "lp"}))
+        data = await until_received(
+            events, lambda: counter.exposed.emit_event("reset", {"by": "lp"})
+        )
         assert data == {"by": "lp"}
         await values.aclose()
         await events.aclose()

@@ -81,9 +81,11 @@ impl Future for PyTask {
             Poll::Pending => Poll::Pending,
             Poll::Ready(result) => {
                 self.future = None;
-                Poll::Ready(result.unwrap_or_else(|_| {
-                    Err(PyRuntimeError::new_err("the handler task vanished"))
-                }))
+                Poll::Ready(
+                    result.unwrap_or_else(|_| {
+                        Err(PyRuntimeError::new_err("the handler task vanished"))
+                    }),
+                )
             }
         }
     }

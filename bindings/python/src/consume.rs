@@ -134,7 +134,8 @@ impl ConsumedThing {
             poll_interval,
         )?;
         let thing = thing_from(td)?;
-        let inner = lmos::thing::ConsumedThing::new(thing, options).map_err(|e| thing_error(py, &e))?;
+        let inner =
+            lmos::thing::ConsumedThing::new(thing, options).map_err(|e| thing_error(py, &e))?;
         Ok(ConsumedThing { inner })
     }
 
@@ -178,7 +179,11 @@ impl ConsumedThing {
     /// `readproperty` (awaitable).
     fn read_property<'py>(&self, py: Python<'py>, name: String) -> PyResult<Bound<'py, PyAny>> {
         let inner = self.inner.clone();
-        awaitable(py, async move { inner.read_property(&name).await }, json_out)
+        awaitable(
+            py,
+            async move { inner.read_property(&name).await },
+            json_out,
+        )
     }
 
     /// `writeproperty` (awaitable).
@@ -200,9 +205,11 @@ impl ConsumedThing {
     /// `readallproperties` (awaitable dict).
     fn read_all_properties<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let inner = self.inner.clone();
-        awaitable(py, async move { inner.read_all_properties().await }, |py, map| {
-            json_out(py, Value::Object(map))
-        })
+        awaitable(
+            py,
+            async move { inner.read_all_properties().await },
+            |py, map| json_out(py, Value::Object(map)),
+        )
     }
 
     /// `writemultipleproperties` (awaitable).
@@ -212,7 +219,9 @@ impl ConsumedThing {
     ) -> PyResult<Bound<'py, PyAny>> {
         let py = values.py();
         let Value::Object(map) = to_json(values.as_any())? else {
-            return Err(pyo3::exceptions::PyTypeError::new_err("values must be a dict"));
+            return Err(pyo3::exceptions::PyTypeError::new_err(
+                "values must be a dict",
+            ));
         };
         let inner = self.inner.clone();
         awaitable(
@@ -232,7 +241,11 @@ impl ConsumedThing {
     ) -> PyResult<Bound<'py, PyAny>> {
         let input = input_value(input)?;
         let inner = self.inner.clone();
-        awaitable(py, async move { inner.invoke_action(&name, input).await }, json_out)
+        awaitable(
+            py,
+            async move { inner.invoke_action(&name, input).await },
+            json_out,
+        )
     }
 
     /// `invokeaction`, returning a handle to the running action (awaitable).
@@ -454,4 +467,3 @@ impl UpdateIterator {
         })
     }
 }
-

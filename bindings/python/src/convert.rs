@@ -40,7 +40,9 @@ fn to_json_at(obj: &Bound<'_, PyAny>, depth: usize) -> PyResult<Value> {
     if let Ok(f) = obj.cast::<PyFloat>() {
         let value = f.value();
         return Number::from_f64(value).map(Value::Number).ok_or_else(|| {
-            PyTypeError::new_err(format!("{value} is not a finite number and JSON cannot carry it"))
+            PyTypeError::new_err(format!(
+                "{value} is not a finite number and JSON cannot carry it"
+            ))
         });
     }
     if let Ok(s) = obj.cast::<PyString>() {
@@ -52,7 +54,10 @@ fn to_json_at(obj: &Bound<'_, PyAny>, depth: usize) -> PyResult<Value> {
             let key = k.cast::<PyString>().map_err(|_| {
                 PyTypeError::new_err(format!(
                     "dict keys must be str to become JSON, found {}",
-                    k.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+                    k.get_type()
+                        .name()
+                        .map(|n| n.to_string())
+                        .unwrap_or_default()
                 ))
             })?;
             map.insert(key.to_str()?.to_owned(), to_json_at(&v, depth + 1)?);

@@ -36,7 +36,12 @@ use lmos::thing::ThingError;
 
 use crate::convert::to_py;
 
-create_exception!(lmos, LmosError, PyException, "Base class of every error lmos raises.");
+create_exception!(
+    lmos,
+    LmosError,
+    PyException,
+    "Base class of every error lmos raises."
+);
 create_exception!(
     lmos,
     InvalidThingDescription,
@@ -68,7 +73,12 @@ create_exception!(
     LmosError,
     "Unusable configuration: a bad public base URL, a duplicate thing, an uncompilable schema."
 );
-create_exception!(lmos, BindError, LmosError, "A server port could not be bound.");
+create_exception!(
+    lmos,
+    BindError,
+    LmosError,
+    "A server port could not be bound."
+);
 create_exception!(
     lmos,
     NotFound,
@@ -118,7 +128,12 @@ create_exception!(
     LmosError,
     "An asynchronous action ended in failure; `problem` holds the problem document."
 );
-create_exception!(lmos, ActionCancelled, LmosError, "The action was cancelled.");
+create_exception!(
+    lmos,
+    ActionCancelled,
+    LmosError,
+    "The action was cancelled."
+);
 create_exception!(
     lmos,
     ActionFinished,
@@ -131,14 +146,22 @@ create_exception!(
     LmosError,
     "A W3C trace context could not be read or made."
 );
-create_exception!(lmos, Closed, LmosError, "The servient or the stream was shut down.");
+create_exception!(
+    lmos,
+    Closed,
+    LmosError,
+    "The servient or the stream was shut down."
+);
 
 /// Registers the exception classes on the native module.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     let classes: [(&str, Bound<'_, PyType>); 20] = [
         ("LmosError", py.get_type::<LmosError>()),
-        ("InvalidThingDescription", py.get_type::<InvalidThingDescription>()),
+        (
+            "InvalidThingDescription",
+            py.get_type::<InvalidThingDescription>(),
+        ),
         ("InvalidPayload", py.get_type::<InvalidPayload>()),
         ("InvalidInput", py.get_type::<InvalidInput>()),
         ("InvalidOutput", py.get_type::<InvalidOutput>()),
@@ -169,7 +192,10 @@ fn with_attr<'py, T: IntoPyObject<'py>>(py: Python<'py>, err: &PyErr, name: &str
     let _ = err.value(py).setattr(name, value);
 }
 
-fn violations_list<'py>(py: Python<'py>, violations: &[PayloadViolation]) -> Option<Bound<'py, PyAny>> {
+fn violations_list<'py>(
+    py: Python<'py>,
+    violations: &[PayloadViolation],
+) -> Option<Bound<'py, PyAny>> {
     let list: Vec<serde_json::Value> = violations
         .iter()
         .map(|v| serde_json::json!({"path": v.path, "rule": v.rule, "message": v.message}))
@@ -228,7 +254,8 @@ pub fn thing_error(py: Python<'_>, error: &ThingError) -> PyErr {
             err
         }
         ThingError::BadRequest(_) => BadRequest::new_err(message),
-        ThingError::InvalidInput { violations, .. } | ThingError::InvalidOutput { violations, .. } => {
+        ThingError::InvalidInput { violations, .. }
+        | ThingError::InvalidOutput { violations, .. } => {
             let err = if matches!(error, ThingError::InvalidInput { .. }) {
                 InvalidInput::new_err(message)
             } else {

@@ -43,8 +43,9 @@ pub fn current_trace(py: Python<'_>) -> Option<TraceContext> {
 }
 
 fn seconds(value: f64, what: &str) -> PyResult<Duration> {
-    Duration::try_from_secs_f64(value)
-        .map_err(|_| PyValueError::new_err(format!("{what} must be a non-negative number of seconds")))
+    Duration::try_from_secs_f64(value).map_err(|_| {
+        PyValueError::new_err(format!("{what} must be a non-negative number of seconds"))
+    })
 }
 
 /// Hosts exposed things on one HTTP port.
@@ -172,7 +173,13 @@ pub struct ExposedThing {
 }
 
 impl ExposedThing {
-    fn handler(&self, py: Python<'_>, kind: &str, name: &str, callable: Py<PyAny>) -> PyResult<PyHandler> {
+    fn handler(
+        &self,
+        py: Python<'_>,
+        kind: &str,
+        name: &str,
+        callable: Py<PyAny>,
+    ) -> PyResult<PyHandler> {
         if !callable.bind(py).is_callable() {
             return Err(pyo3::exceptions::PyTypeError::new_err(format!(
                 "the {kind} handler of {name:?} must be an async function"

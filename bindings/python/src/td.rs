@@ -8,8 +8,8 @@ use serde_json::Value;
 use lmos::td::payload::PayloadValidator;
 use lmos::td::validate::{validate_bytes, validate_value, ValidationReport};
 use lmos::td::{
-    ActionAffordance, DataSchema, EventAffordance, Link, PropertyAffordance, SecurityScheme,
-    Thing, ThingBuilder as CoreBuilder,
+    ActionAffordance, DataSchema, EventAffordance, Link, PropertyAffordance, SecurityScheme, Thing,
+    ThingBuilder as CoreBuilder,
 };
 
 use crate::convert::{to_json, to_py};
