@@ -462,6 +462,21 @@ async fn from_url_reports_unusable_urls() {
     .await
     .unwrap_err();
     assert_eq!(error.code(), "invalid_td");
+    // a response over the bound is refused, not read into memory
+    let error = ConsumedThing::from_url(
+        &lamp.td_url,
+        ConsumeOptions {
+            max_response_bytes: 100,
+            ..ConsumeOptions::default()
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(error.code(), "transport");
+    assert!(
+        error.to_string().contains("larger than 100 bytes"),
+        "{error}"
+    );
     let error = ConsumedThing::from_url("not a url", ConsumeOptions::default())
         .await
         .unwrap_err();

@@ -1,34 +1,15 @@
 //! The reference example `weather_agent`, started as a process and called with `ConsumedThing`.
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+
+mod http_common;
+
+use http_common::example_binary;
 
 use futures::StreamExt;
 use lmos::thing::{ActionUpdate, ConsumeOptions, ConsumedThing};
 use serde_json::{json, Value};
-
-/// The example binary: built by `cargo test` next to the test binaries, or built here.
-pub fn example_binary(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    // target/debug/deps/http_example-hash -> target/debug/examples/NAME
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target dir layout");
-    let binary = profile_dir
-        .join("examples")
-        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    if !binary.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "-p", "lmos", "--example", name])
-            .status()
-            .expect("cargo runs");
-        assert!(status.success(), "building example {name} failed");
-    }
-    binary
-}
 
 struct Agent {
     child: Child,

@@ -4,7 +4,7 @@ use indexmap::IndexMap;
 use serde_json::{json, Map, Value};
 
 use super::model::{
-    ActionAffordance, Context, ContextEntry, DataSchema, EventAffordance, Link, OneOrMany,
+    ActionAffordance, Context, ContextEntry, DataSchema, EventAffordance, Form, Link, OneOrMany,
     PropertyAffordance, SecurityScheme, Thing,
 };
 use super::vocab::{
@@ -15,16 +15,22 @@ use super::vocab::{
 /// Builds a [`Thing`] step by step; [`ThingBuilder::agent`] and [`ThingBuilder::tool`] start one
 /// with the LMOS context and type already set.
 ///
+/// Every affordance of a valid TD has at least one form. A `Servient` adds its
+/// own forms when it exposes the thing; a description of a thing served elsewhere names them with
+/// `form(...)`:
+///
 /// ```
-/// use lmos::td::{ThingBuilder, ActionAffordance, DataSchema};
+/// use lmos::td::{ThingBuilder, ActionAffordance, DataSchema, Form};
 /// let td = ThingBuilder::agent("Weather")
 ///     .description("Tells the weather")
 ///     .vendor("Example Corp", Some("https://example.com"))
 ///     .action("getWeather", ActionAffordance::new()
 ///         .input(DataSchema::of_type("string"))
-///         .output(DataSchema::of_type("string")))
+///         .output(DataSchema::of_type("string"))
+///         .form(Form::new("https://weather.example.com/actions/getWeather")))
 ///     .build();
 /// assert_eq!(td.title, "Weather");
+/// assert!(td.validate().is_valid());
 /// ```
 #[derive(Debug, Clone)]
 pub struct ThingBuilder {
@@ -176,6 +182,12 @@ impl ThingBuilder {
         self
     }
 
+    /// Adds a thing-level form (`readallproperties`, `subscribeallevents`, ...).
+    pub fn form(mut self, form: Form) -> Self {
+        self.thing.forms.get_or_insert_with(Vec::new).push(form);
+        self
+    }
+
     /// Adds a link.
     pub fn link(mut self, link: Link) -> Self {
         self.thing.links.get_or_insert_with(Vec::new).push(link);
@@ -214,6 +226,13 @@ impl PropertyAffordance {
         }
     }
 
+    /// Adds a form (where and how to reach the property). A servient adds its own forms when it
+    /// exposes the thing; a description of a thing served elsewhere names them here.
+    pub fn form(mut self, form: Form) -> Self {
+        self.forms.push(form);
+        self
+    }
+
     /// Marks the property observable.
     pub fn observable(mut self) -> Self {
         self.observable = Some(true);
@@ -243,6 +262,12 @@ impl ActionAffordance {
     /// An action with no input, output or forms yet.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Adds a form (where and how to invoke the action).
+    pub fn form(mut self, form: Form) -> Self {
+        self.forms.push(form);
+        self
     }
 
     /// Sets the input schema.
@@ -286,6 +311,12 @@ impl EventAffordance {
     /// An event with no data schema or forms yet.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Adds a form (where and how to subscribe).
+    pub fn form(mut self, form: Form) -> Self {
+        self.forms.push(form);
+        self
     }
 
     /// Sets the schema of the event's data.

@@ -520,6 +520,21 @@ impl Form {
         }
     }
 
+    /// Sets `op`.
+    pub fn op(mut self, ops: &[&str]) -> Self {
+        self.op = Some(match ops {
+            [one] => OneOrMany::One((*one).to_owned()),
+            many => OneOrMany::Many(many.iter().map(|s| (*s).to_owned()).collect()),
+        });
+        self
+    }
+
+    /// Sets `contentType`.
+    pub fn content_type(mut self, content_type: impl Into<String>) -> Self {
+        self.content_type = Some(content_type.into());
+        self
+    }
+
     /// The HTTP method this form names through `htv:methodName`, if any.
     pub fn http_method(&self) -> Option<&str> {
         self.extra.get("htv:methodName").and_then(Value::as_str)

@@ -166,6 +166,7 @@ pub fn parse_document(
         depth: 0,
         limit,
         too_deep: false,
+        objects: 0,
         duplicates: Vec::new(),
     };
     let mut deserializer = serde_json::Deserializer::from_str(text);
@@ -176,7 +177,15 @@ pub fn parse_document(
         Ok(value) => value,
         Err(error) => {
             let deep = state.too_deep || error.to_string().starts_with("recursion limit exceeded");
-            return Err(if deep {
+            return Err(if state.too_deep {
+                // Our guard fires right after the opening bracket was consumed; serde_json reports
+                // the position after it, so step back onto the bracket.
+                ParseFailure::TooDeep {
+                    line: error.line(),
+                    column: error.column().saturating_sub(1).max(1),
+                    limit,
+                }
+            } else if deep {
                 ParseFailure::TooDeep {
                     line: error.line(),
                     column: error.column(),
@@ -237,6 +246,8 @@ fn pointer_of(path: &[Segment]) -> String {
 
 /// A repeated member found while building the value: its pointer and which occurrence it is.
 struct FoundDuplicate {
+    /// Which object (counted in document order, from 0) holds the member.
+    object: usize,
     pointer: String,
     name: String,
     occurrence: usize,
@@ -247,6 +258,7 @@ struct BuildState {
     depth: usize,
     limit: usize,
     too_deep: bool,
+    objects: usize,
     duplicates: Vec<FoundDuplicate>,
 }
 
@@ -338,6 +350,8 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
         self.state.enter()?;
+        let object = self.state.objects;
+        self.state.objects += 1;
         let mut map = Map::new();
         // Occurrence counts, only for names seen more than once.
         let mut repeats: Vec<(String, usize)> = Vec::new();
@@ -366,6 +380,7 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
                 pointer.push('/');
                 pointer.push_str(&escape_pointer_token(&key));
                 self.state.duplicates.push(FoundDuplicate {
+                    object,
                     pointer,
                     name: key.clone(),
                     occurrence,
@@ -387,23 +402,40 @@ pub struct PositionIndex {
 }
 
 impl PositionIndex {
-    /// Indexes a text that is known to be valid JSON (a text that is not gives a partial index).
+    /// Indexes every member name and value of a text that is known to be valid JSON (a text that
+    /// is not gives a partial index).
     pub fn build(text: &str) -> Self {
+        Self::build_for(text, None)
+    }
+
+    /// Like [`PositionIndex::build`], but keeps only the given pointers, so memory stays small
+    /// whatever the size of the document.
+    pub fn build_for(text: &str, wanted: Option<&std::collections::HashSet<&str>>) -> Self {
         let mut index = PositionIndex::default();
+        let keep = |pointer: &str| wanted.is_none_or(|w| w.contains(pointer));
         scan(text, &mut |event| match event {
             ScanEvent::Key {
                 pointer,
                 line,
                 column,
+                ..
             } => {
-                index.keys.entry(pointer).or_default().push((line, column));
+                if keep(pointer) {
+                    index
+                        .keys
+                        .entry(pointer.to_owned())
+                        .or_default()
+                        .push((line, column));
+                }
             }
             ScanEvent::Value {
                 pointer,
                 line,
                 column,
             } => {
-                index.values.insert(pointer, (line, column));
+                if keep(pointer) {
+                    index.values.insert(pointer.to_owned(), (line, column));
+                }
             }
         });
         index
@@ -421,11 +453,32 @@ impl PositionIndex {
 }
 
 fn locate_duplicates(text: &str, found: Vec<FoundDuplicate>) -> Vec<DuplicateMember> {
-    let index = PositionIndex::build(text);
+    use std::collections::HashMap;
+    let wanted: std::collections::HashSet<usize> = found.iter().map(|d| d.object).collect();
+    let mut keys: HashMap<(usize, String), Vec<(usize, usize)>> = HashMap::new();
+    scan(text, &mut |event| {
+        if let ScanEvent::Key {
+            object,
+            pointer,
+            line,
+            column,
+        } = event
+        {
+            if wanted.contains(&object) {
+                keys.entry((object, pointer.to_owned()))
+                    .or_default()
+                    .push((line, column));
+            }
+        }
+    });
     found
         .into_iter()
         .map(|dup| {
-            let (line, column) = index.key(&dup.pointer, dup.occurrence).unwrap_or((0, 0));
+            let (line, column) = keys
+                .get(&(dup.object, dup.pointer.clone()))
+                .and_then(|positions| positions.get(dup.occurrence))
+                .copied()
+                .unwrap_or((0, 0));
             DuplicateMember {
                 pointer: dup.pointer,
                 name: dup.name,
@@ -436,35 +489,38 @@ fn locate_duplicates(text: &str, found: Vec<FoundDuplicate>) -> Vec<DuplicateMem
         .collect()
 }
 
-enum ScanEvent {
+enum ScanEvent<'a> {
     Key {
-        pointer: String,
+        /// Ordinal of the enclosing object in document order.
+        object: usize,
+        pointer: &'a str,
         line: usize,
         column: usize,
     },
     Value {
-        pointer: String,
+        pointer: &'a str,
         line: usize,
         column: usize,
     },
 }
 
 enum Frame {
-    Object { key: Option<String> },
+    Object { key: Option<String>, ordinal: usize },
     Array { next: usize },
 }
 
 /// A forgiving, iterative walk over JSON text that reports where each member name and each value
 /// starts. It is only run on text `serde_json` has accepted, so it does not re-check the syntax.
-fn scan(text: &str, emit: &mut dyn FnMut(ScanEvent)) {
+fn scan(text: &str, emit: &mut dyn FnMut(ScanEvent<'_>)) {
     let bytes = text.as_bytes();
     let mut stack: Vec<Frame> = Vec::new();
-    let mut path: Vec<String> = Vec::new();
+    let mut path = PointerPath::default();
     let mut i = 0;
     let mut line = 1;
     let mut line_start = 0;
     // Whether the next string in an object is a member name.
     let mut expect_key = false;
+    let mut objects = 0;
     while i < bytes.len() {
         let b = bytes[i];
         match b {
@@ -482,7 +538,7 @@ fn scan(text: &str, emit: &mut dyn FnMut(ScanEvent)) {
                 i += 1;
             }
             b'}' | b']' => {
-                if let Some(Frame::Object { key: Some(_) }) = stack.last() {
+                if let Some(Frame::Object { key: Some(_), .. }) = stack.last() {
                     path.pop();
                 }
                 if let Some(Frame::Array { next }) = stack.last() {
@@ -498,18 +554,24 @@ fn scan(text: &str, emit: &mut dyn FnMut(ScanEvent)) {
                 let column = i - line_start + 1;
                 let end = token_end(bytes, i);
                 if b == b'"' && expect_key {
-                    let raw = &text[i..end];
+                    let raw = text.get(i..end).unwrap_or_default();
                     let name = if raw.contains('\\') {
                         serde_json::from_str::<String>(raw).unwrap_or_default()
                     } else {
-                        raw[1..raw.len().saturating_sub(1).max(1)].to_owned()
+                        raw.strip_prefix('"')
+                            .and_then(|r| r.strip_suffix('"'))
+                            .unwrap_or(raw)
+                            .to_owned()
                     };
-                    path.push(escape_pointer_token(&name));
-                    if let Some(Frame::Object { key }) = stack.last_mut() {
+                    path.push(&escape_pointer_token(&name));
+                    let mut object = 0;
+                    if let Some(Frame::Object { key, ordinal }) = stack.last_mut() {
                         *key = Some(name);
+                        object = *ordinal;
                     }
                     emit(ScanEvent::Key {
-                        pointer: join_path(&path),
+                        object,
+                        pointer: path.as_str(),
                         line,
                         column,
                     });
@@ -522,17 +584,21 @@ fn scan(text: &str, emit: &mut dyn FnMut(ScanEvent)) {
                     if *next > 0 {
                         path.pop();
                     }
-                    path.push(next.to_string());
+                    path.push(&next.to_string());
                     *next += 1;
                 }
                 emit(ScanEvent::Value {
-                    pointer: join_path(&path),
+                    pointer: path.as_str(),
                     line,
                     column,
                 });
                 match b {
                     b'{' => {
-                        stack.push(Frame::Object { key: None });
+                        stack.push(Frame::Object {
+                            key: None,
+                            ordinal: objects,
+                        });
+                        objects += 1;
                         expect_key = true;
                         i += 1;
                     }
@@ -547,13 +613,29 @@ fn scan(text: &str, emit: &mut dyn FnMut(ScanEvent)) {
     }
 }
 
-fn join_path(path: &[String]) -> String {
-    let mut pointer = String::with_capacity(path.iter().map(|p| p.len() + 1).sum());
-    for token in path {
-        pointer.push('/');
-        pointer.push_str(token);
+/// The JSON pointer of the current position, grown and shrunk in place.
+#[derive(Default)]
+struct PointerPath {
+    pointer: String,
+    lengths: Vec<usize>,
+}
+
+impl PointerPath {
+    fn push(&mut self, token: &str) {
+        self.lengths.push(self.pointer.len());
+        self.pointer.push('/');
+        self.pointer.push_str(token);
     }
-    pointer
+
+    fn pop(&mut self) {
+        if let Some(length) = self.lengths.pop() {
+            self.pointer.truncate(length);
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        &self.pointer
+    }
 }
 
 /// End (exclusive) of the scalar token starting at `start`; strings honour escapes.

@@ -100,18 +100,35 @@ impl ActionInstance {
     }
 }
 
+/// Receives the errors that callers only see as "internal error" (HTTP 500): a failed handler,
+/// an output that breaks its schema. Arguments: thing slug, affordance (`actions/x`), error.
+pub type InternalErrorHook = Arc<dyn Fn(&str, &str, &ThingError) + Send + Sync>;
+
 /// Limits and timings of exposed things, set through the servient builder.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct ExposedSettings {
+    /// Where internal errors go (standard error when `None`).
+    pub internal_errors: Option<InternalErrorHook>,
     /// How long a finished action instance stays queryable.
     pub action_retention: Duration,
     /// How long a cancelled handler may run on to clean up before it is dropped.
     pub cancel_grace: Duration,
 }
 
+impl std::fmt::Debug for ExposedSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExposedSettings")
+            .field("action_retention", &self.action_retention)
+            .field("cancel_grace", &self.cancel_grace)
+            .field("internal_errors", &self.internal_errors.is_some())
+            .finish()
+    }
+}
+
 impl Default for ExposedSettings {
     fn default() -> Self {
         ExposedSettings {
+            internal_errors: None,
             action_retention: Duration::from_secs(300),
             cancel_grace: Duration::from_secs(10),
         }
@@ -315,6 +332,29 @@ impl ExposedThing {
             .map(|url| url.to_string())
     }
 
+    /// Hands internal errors (which callers only see as 500) to the hook, or to standard error.
+    fn note<T>(&self, affordance: &str, result: Result<T, ThingError>) -> Result<T, ThingError> {
+        if let Err(error) = &result {
+            self.note_error(affordance, error);
+        }
+        result
+    }
+
+    fn note_error(&self, affordance: &str, error: &ThingError) {
+        if !matches!(
+            error,
+            ThingError::HandlerFailed { .. }
+                | ThingError::InvalidOutput { .. }
+                | ThingError::InvalidSchema { .. }
+        ) {
+            return;
+        }
+        match &self.inner.settings.internal_errors {
+            Some(hook) => hook(&self.inner.slug, affordance, error),
+            None => eprintln!("lmos: {}/{affordance}: {error}", self.inner.slug),
+        }
+    }
+
     fn property(&self, name: &str) -> Result<&PropertySlot, ThingError> {
         self.inner
             .properties
@@ -421,6 +461,15 @@ impl ExposedThing {
         name: &str,
         trace: Option<TraceContext>,
     ) -> Result<Value, ThingError> {
+        let result = self.read_property_unnoted(name, trace).await;
+        self.note(&format!("properties/{name}"), result)
+    }
+
+    async fn read_property_unnoted(
+        &self,
+        name: &str,
+        trace: Option<TraceContext>,
+    ) -> Result<Value, ThingError> {
         let slot = self.property(name)?;
         if slot.write_only {
             return Err(ThingError::NotAllowed {
@@ -444,6 +493,16 @@ impl ExposedThing {
     /// `writeproperty`: checks the value, runs the write handler if any, stores the value and
     /// notifies observers.
     pub async fn write_property(
+        &self,
+        name: &str,
+        value: Value,
+        trace: Option<TraceContext>,
+    ) -> Result<(), ThingError> {
+        let result = self.write_property_unnoted(name, value, trace).await;
+        self.note(&format!("properties/{name}"), result)
+    }
+
+    async fn write_property_unnoted(
         &self,
         name: &str,
         value: Value,
@@ -559,6 +618,16 @@ impl ExposedThing {
         input: Value,
         trace: Option<TraceContext>,
     ) -> Result<Value, ThingError> {
+        let result = self.invoke_action_unnoted(name, input, trace).await;
+        self.note(&format!("actions/{name}"), result)
+    }
+
+    async fn invoke_action_unnoted(
+        &self,
+        name: &str,
+        input: Value,
+        trace: Option<TraceContext>,
+    ) -> Result<Value, ThingError> {
         let (handler, slot) = self.start_updates(name, &input)?;
         let current = handler_trace(trace.as_ref())?;
         let context = InteractionContext::new(trace);
@@ -621,11 +690,12 @@ impl ExposedThing {
                                 )
                             })
                             .map(|()| ActionUpdate::Output(output));
+                        let checked = this.note(&format!("actions/{name}"), checked);
                         let _ = tx.send(checked).await;
                         return;
                     }
                     Ok(progress) => Ok(progress),
-                    Err(error) => Err(handler_error(error)),
+                    Err(error) => this.note(&format!("actions/{name}"), Err(handler_error(error))),
                 };
                 let failed = item.is_err();
                 if tx.send(item).await.is_err() || failed {
@@ -858,7 +928,10 @@ async fn drive_instance(
                     });
                     match checked {
                         Ok(()) => instance.finish(ActionState::Completed, Some(output), None),
-                        Err(error) => instance.finish(ActionState::Failed, None, Some(failure_problem(&error))),
+                        Err(error) => {
+                            exposed.note_error(&format!("actions/{name}"), &error);
+                            instance.finish(ActionState::Failed, None, Some(failure_problem(&error)))
+                        }
                     };
                     return;
                 }
@@ -867,7 +940,9 @@ async fn drive_instance(
                     return;
                 }
                 Some(Err(error)) => {
-                    instance.finish(ActionState::Failed, None, Some(failure_problem(&handler_error(error))));
+                    let error = handler_error(error);
+                    exposed.note_error(&format!("actions/{name}"), &error);
+                    instance.finish(ActionState::Failed, None, Some(failure_problem(&error)));
                     return;
                 }
                 None => {

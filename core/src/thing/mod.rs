@@ -15,7 +15,7 @@ pub mod handler;
 pub mod servient;
 
 pub use consumed::{ActionHandle, ConsumeOptions, ConsumedThing, Subprotocol};
-pub use exposed::ExposedThing;
+pub use exposed::{ExposedThing, InternalErrorHook};
 pub use handler::{
     ActionHandler, ActionState, ActionStatus, ActionStreamHandler, ActionUpdate, ActionUpdates,
     BoxFuture, BoxStream, HandlerError, InteractionContext, PropertyReadHandler,

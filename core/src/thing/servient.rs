@@ -88,6 +88,13 @@ impl ServientBuilder {
         self
     }
 
+    /// Receives the errors callers only see as "internal error" (a failed handler, an output
+    /// that breaks its schema) instead of standard error, e.g. to log them.
+    pub fn on_internal_error(mut self, hook: super::exposed::InternalErrorHook) -> Self {
+        self.exposed.internal_errors = Some(hook);
+        self
+    }
+
     /// Builds the servient (nothing listens until [`Servient::start`]).
     pub fn build(self) -> Result<Servient, ThingError> {
         let public = match &self.public_base_url {

@@ -71,11 +71,39 @@ impl fmt::Display for TraceContext {
     }
 }
 
+thread_local! {
+    /// SplitMix64 state, seeded once per thread from the system's random source: ids must be
+    /// unpredictable enough not to collide, not secret, and a system call per request is costly.
+    static ID_STATE: std::cell::Cell<Option<u64>> = const { std::cell::Cell::new(None) };
+}
+
+fn next_random() -> Result<u64, TraceError> {
+    ID_STATE.with(|cell| {
+        let state = match cell.get() {
+            Some(state) => state,
+            None => {
+                let mut seed = [0u8; 8];
+                getrandom::fill(&mut seed).map_err(|e| TraceError::Random(e.to_string()))?;
+                u64::from_le_bytes(seed)
+            }
+        };
+        let state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        cell.set(Some(state));
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        Ok(z ^ (z >> 31))
+    })
+}
+
 fn random_bytes<const N: usize>() -> Result<[u8; N], TraceError> {
     let mut bytes = [0u8; N];
-    // An all-zero id is invalid; drawing it twice in a row is practically impossible, but loop.
+    // An all-zero id is invalid; drawing one is practically impossible, but loop.
     for _ in 0..4 {
-        getrandom::fill(&mut bytes).map_err(|e| TraceError::Random(e.to_string()))?;
+        for chunk in bytes.chunks_mut(8) {
+            let word = next_random()?.to_le_bytes();
+            chunk.copy_from_slice(&word[..chunk.len()]);
+        }
         if bytes.iter().any(|b| *b != 0) {
             return Ok(bytes);
         }

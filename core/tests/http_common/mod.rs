@@ -1,6 +1,8 @@
 //! A test thing served on 127.0.0.1:0, shared by the HTTP tests.
 #![allow(dead_code)]
 
+use std::path::PathBuf;
+use std::process::Command;
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -224,4 +226,26 @@ pub async fn sse_data(response: reqwest::Response, count: usize) -> Vec<(Option<
         }
     }
     out
+}
+
+/// The example binary: built by `cargo test` next to the test binaries, or built here.
+pub fn example_binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    // target/debug/deps/http_example-hash -> target/debug/examples/NAME
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target dir layout");
+    let binary = profile_dir
+        .join("examples")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    if !binary.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "-p", "lmos", "--example", name])
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "building example {name} failed");
+    }
+    binary
 }

@@ -64,6 +64,8 @@ pub struct StreamingResponse {
     pub location: Option<String>,
     /// The body, chunk by chunk.
     pub body: BoxStream<Result<Bytes, HttpError>>,
+    /// Largest body [`collect`](Self::collect) accepts.
+    limit: usize,
 }
 
 impl std::fmt::Debug for StreamingResponse {
@@ -80,7 +82,11 @@ impl StreamingResponse {
     pub async fn collect(mut self) -> Result<HttpResponse, HttpError> {
         let mut body = Vec::new();
         while let Some(chunk) = self.body.next().await {
-            body.extend_from_slice(&chunk?);
+            let chunk = chunk?;
+            if body.len() + chunk.len() > self.limit {
+                return Err(HttpError::ResponseTooLarge { limit: self.limit });
+            }
+            body.extend_from_slice(&chunk);
         }
         Ok(HttpResponse {
             status: self.status,
@@ -96,7 +102,11 @@ impl StreamingResponse {
 pub struct HttpClient {
     client: reqwest::Client,
     timeout: Option<Duration>,
+    max_response_bytes: usize,
 }
+
+/// The default bound on a response body read whole (16 MiB).
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
 
 fn header(response: &reqwest::Response, name: reqwest::header::HeaderName) -> Option<String> {
     response
@@ -109,11 +119,30 @@ fn header(response: &reqwest::Response, name: reqwest::header::HeaderName) -> Op
 impl HttpClient {
     /// A client; `timeout` bounds each non-streaming request.
     pub fn new(timeout: Option<Duration>) -> Result<Self, HttpError> {
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("lmos/", env!("CARGO_PKG_VERSION")))
+        // reqwest is built without a TLS crypto provider; use ring unless the application
+        // installed another one (then that one stays).
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut builder =
+            reqwest::Client::builder().user_agent(concat!("lmos/", env!("CARGO_PKG_VERSION")));
+        if let Some(timeout) = timeout {
+            // Streams (SSE, long-poll) have no overall bound, but connecting does.
+            builder = builder.connect_timeout(timeout);
+        }
+        let client = builder
             .build()
             .map_err(|e| HttpError::Transport(e.to_string()))?;
-        Ok(HttpClient { client, timeout })
+        Ok(HttpClient {
+            client,
+            timeout,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+        })
+    }
+
+    /// The same client with another bound on response bodies read whole (streams are not
+    /// bounded, each of their events is).
+    pub fn with_max_response_bytes(mut self, bytes: usize) -> Self {
+        self.max_response_bytes = bytes;
+        self
     }
 
     fn build(&self, request: HttpRequest) -> Result<reqwest::RequestBuilder, HttpError> {
@@ -155,19 +184,7 @@ impl HttpClient {
             .send()
             .await
             .map_err(|e| HttpError::Transport(describe(&e)))?;
-        let status = response.status().as_u16();
-        let content_type = header(&response, reqwest::header::CONTENT_TYPE);
-        let location = header(&response, reqwest::header::LOCATION);
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| HttpError::Transport(describe(&e)))?;
-        Ok(HttpResponse {
-            status,
-            content_type,
-            location,
-            body,
-        })
+        self.streaming(response).collect().await
     }
 
     /// Sends a request and returns as soon as the headers arrive; the body streams.
@@ -177,7 +194,12 @@ impl HttpClient {
             .send()
             .await
             .map_err(|e| HttpError::Transport(describe(&e)))?;
-        Ok(StreamingResponse {
+        Ok(self.streaming(response))
+    }
+
+    fn streaming(&self, response: reqwest::Response) -> StreamingResponse {
+        StreamingResponse {
+            limit: self.max_response_bytes,
             status: response.status().as_u16(),
             content_type: header(&response, reqwest::header::CONTENT_TYPE),
             location: header(&response, reqwest::header::LOCATION),
@@ -186,7 +208,7 @@ impl HttpClient {
                     .bytes_stream()
                     .map(|chunk| chunk.map_err(|e| HttpError::Transport(describe(&e)))),
             ),
-        })
+        }
     }
 }
 
@@ -213,6 +235,9 @@ pub struct SseEvent {
     pub id: Option<String>,
 }
 
+/// The largest single SSE event [`sse_events`] accepts.
+pub const MAX_EVENT_BYTES: usize = 16 * 1024 * 1024;
+
 /// Parses a `text/event-stream` body into events (comments and `retry:` are skipped).
 pub fn sse_events(
     body: BoxStream<Result<Bytes, HttpError>>,
@@ -231,6 +256,10 @@ pub fn sse_events(
                 }
             };
             buffer.extend_from_slice(&chunk);
+            if buffer.len() + current.data.len() > MAX_EVENT_BYTES {
+                yield Err(HttpError::EventStream(format!("an event is larger than {MAX_EVENT_BYTES} bytes")));
+                return;
+            }
             while let Some(end) = buffer.iter().position(|b| *b == b'\n') {
                 let mut line: Vec<u8> = buffer.drain(..=end).collect();
                 line.pop();

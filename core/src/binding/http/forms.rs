@@ -40,10 +40,13 @@ fn form(href: &str, ops: &[&str], method: Option<&str>, content_type: &str) -> F
     form
 }
 
+/// Observe and subscribe forms carry no `htv:methodName`: GET is the default for these operations,
+/// and node-wot sends a form's method instead of the `HEAD` of its long-poll handshake, turning
+/// the handshake into a `GET` that waits for a value.
 fn stream_forms(href: &str, ops: &[&str]) -> Vec<Form> {
-    let mut sse = form(&format!("{href}/{SSE}"), ops, Some("GET"), JSON);
+    let mut sse = form(&format!("{href}/{SSE}"), ops, None, JSON);
     sse.subprotocol = Some(SSE.to_owned());
-    let mut long_poll = form(&format!("{href}/{LONG_POLL}"), ops, Some("GET"), JSON);
+    let mut long_poll = form(&format!("{href}/{LONG_POLL}"), ops, None, JSON);
     long_poll.subprotocol = Some(LONG_POLL.to_owned());
     vec![sse, long_poll]
 }

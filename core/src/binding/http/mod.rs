@@ -29,6 +29,12 @@ pub enum HttpError {
     /// A URL or method from a form is unusable.
     #[error("invalid request: {0}")]
     InvalidRequest(String),
+    /// A response body was larger than the client accepts.
+    #[error("the response body is larger than {limit} bytes")]
+    ResponseTooLarge {
+        /// The bound.
+        limit: usize,
+    },
     /// A `text/event-stream` response broke the SSE format.
     #[error("malformed event stream: {0}")]
     EventStream(String),
@@ -43,6 +49,7 @@ impl HttpError {
         match self {
             HttpError::Transport(_) => "http_transport",
             HttpError::InvalidRequest(_) => "http_invalid_request",
+            HttpError::ResponseTooLarge { .. } => "http_response_too_large",
             HttpError::EventStream(_) => "http_event_stream",
             HttpError::Trace(_) => "trace",
         }

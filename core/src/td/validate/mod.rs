@@ -358,7 +358,16 @@ fn check_bytes(input: &[u8], options: &ParseOptions) -> (ValidationReport, Optio
     if report.problems.iter().any(|p| p.line.is_none()) {
         // Only reached for documents with problems, so the second pass costs nothing otherwise.
         if let Ok(text) = std::str::from_utf8(input) {
-            let index = PositionIndex::build(text.strip_prefix('\u{feff}').unwrap_or(text));
+            let wanted: std::collections::HashSet<&str> = report
+                .problems
+                .iter()
+                .filter(|p| p.line.is_none())
+                .map(|p| p.pointer.as_str())
+                .collect();
+            let index = PositionIndex::build_for(
+                text.strip_prefix('\u{feff}').unwrap_or(text),
+                Some(&wanted),
+            );
             for problem in report.problems.iter_mut().filter(|p| p.line.is_none()) {
                 if let Some((line, column)) = index.value(&problem.pointer) {
                     problem.line = Some(line);
@@ -411,15 +420,19 @@ fn check_value(value: &Value, extra: &[Problem]) -> (ValidationReport, Option<Th
 
     let mut thing = None;
     if kind == DocumentKind::ThingDescription && !problems.iter().any(is_error) {
-        match Thing::from_value(value.clone()) {
+        // Deserializing from a borrowed Value avoids copying the document.
+        match <Thing as serde::Deserialize>::deserialize(value) {
             Ok(parsed) => thing = Some(parsed),
-            Err(error) => problems.push(Problem::error(
-                Rule::Model,
-                "",
-                format!(
-                    "the document passes every check but does not fit the Thing model: {error}"
-                ),
-            )),
+            Err(error) => {
+                let (pointer, error) = locate_model_error(value).unwrap_or((String::new(), error));
+                problems.push(Problem::error(
+                    Rule::Model,
+                    pointer,
+                    format!(
+                        "the document passes every check but does not fit the Thing model: {error}"
+                    ),
+                ))
+            }
         }
     }
 
@@ -431,6 +444,51 @@ fn check_value(value: &Value, extra: &[Problem]) -> (ValidationReport, Option<Th
         },
         thing,
     )
+}
+
+/// Finds the part of a document that the typed model refuses, by reading each part on its own.
+fn locate_model_error(value: &Value) -> Option<(String, serde_json::Error)> {
+    use super::model::{
+        ActionAffordance, DataSchema, EventAffordance, Form, Link, PropertyAffordance,
+        SecurityScheme, VersionInfo,
+    };
+    use super::parse::escape_pointer_token;
+    use serde::Deserialize;
+
+    fn first<'v, T: Deserialize<'v>>(
+        value: &'v Value,
+        member: &str,
+    ) -> Option<(String, serde_json::Error)> {
+        let parts: Vec<(String, &Value)> = match value.get(member)? {
+            Value::Object(map) => map
+                .iter()
+                .map(|(k, v)| (format!("/{member}/{}", escape_pointer_token(k)), v))
+                .collect(),
+            Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (format!("/{member}/{i}"), v))
+                .collect(),
+            _ => return None,
+        };
+        parts
+            .into_iter()
+            .find_map(|(pointer, part)| T::deserialize(part).err().map(|e| (pointer, e)))
+    }
+
+    if let Some(version) = value.get("version") {
+        if let Err(error) = VersionInfo::deserialize(version) {
+            return Some(("/version".to_owned(), error));
+        }
+    }
+    first::<Link>(value, "links")
+        .or_else(|| first::<Form>(value, "forms"))
+        .or_else(|| first::<SecurityScheme>(value, "securityDefinitions"))
+        .or_else(|| first::<DataSchema>(value, "schemaDefinitions"))
+        .or_else(|| first::<DataSchema>(value, "uriVariables"))
+        .or_else(|| first::<PropertyAffordance>(value, "properties"))
+        .or_else(|| first::<ActionAffordance>(value, "actions"))
+        .or_else(|| first::<EventAffordance>(value, "events"))
 }
 
 fn is_error(problem: &Problem) -> bool {

@@ -40,15 +40,16 @@ fn child(pointer: &str, token: &str) -> String {
     format!("{pointer}/{}", escape_pointer_token(token))
 }
 
-/// Every form of the thing, with its pointer and the affordance it belongs to (`None` for
-/// thing-level forms).
-fn forms(
-    thing: &Map<String, Value>,
-) -> Vec<(
+/// A form found in the document: its pointer, the form, and the affordance it belongs to (`None`
+/// for thing-level forms).
+type FoundForm<'a> = (
     String,
-    &Map<String, Value>,
-    Option<(AffordanceKind, &Map<String, Value>)>,
-)> {
+    &'a Map<String, Value>,
+    Option<(AffordanceKind, &'a Map<String, Value>)>,
+);
+
+/// Every form of the thing.
+fn forms(thing: &Map<String, Value>) -> Vec<FoundForm<'_>> {
     let mut all = Vec::new();
     if let Some(Value::Array(list)) = thing.get("forms") {
         for (i, form) in list.iter().enumerate() {
@@ -249,32 +250,64 @@ fn hrefs(thing: &Map<String, Value>, out: &mut Vec<Problem>) {
     }
 }
 
-/// Where the document uses LMOS terms: `lmos:`-prefixed member names and `@type` values.
+/// One step of a path while walking the document.
+#[derive(Clone, Copy)]
+enum Step<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+fn pointer_of(path: &[Step<'_>]) -> String {
+    let mut pointer = String::new();
+    for step in path {
+        match step {
+            Step::Key(key) => pointer = child(&pointer, key),
+            Step::Index(index) => pointer = format!("{pointer}/{index}"),
+        }
+    }
+    pointer
+}
+
+/// Where the document uses LMOS terms: `lmos:`-prefixed member names and `@type` values. Pointers
+/// are only built for the uses, so a document without LMOS terms costs one walk and no allocation
+/// per member.
 fn lmos_uses(value: &Value) -> Vec<String> {
     let prefix = format!("{LMOS_PREFIX}:");
     let mut uses = Vec::new();
-    let mut stack: Vec<(String, &Value)> = vec![(String::new(), value)];
-    while let Some((pointer, value)) = stack.pop() {
+    let mut path: Vec<Step<'_>> = Vec::new();
+    // (depth of the value, the step leading to it, the value)
+    let mut stack: Vec<(usize, Option<Step<'_>>, &Value)> = vec![(0, None, value)];
+    while let Some((depth, step, value)) = stack.pop() {
+        path.truncate(depth.saturating_sub(1));
+        if let Some(step) = step {
+            path.push(step);
+        }
         match value {
             Value::Object(map) => {
                 for (name, member) in map.iter().rev() {
-                    let member_pointer = child(&pointer, name);
                     if name.starts_with(&prefix) {
-                        uses.push(member_pointer.clone());
+                        let mut at = pointer_of(&path);
+                        at = child(&at, name);
+                        uses.push(at);
                     }
                     if name == "@type" {
-                        for (type_pointer, ty) in names(member, &member_pointer) {
+                        let at = child(&pointer_of(&path), name);
+                        for (type_pointer, ty) in names(member, &at) {
                             if ty.starts_with(&prefix) {
                                 uses.push(type_pointer);
                             }
                         }
                     }
-                    stack.push((member_pointer, member));
+                    if member.is_object() || member.is_array() {
+                        stack.push((depth + 1, Some(Step::Key(name)), member));
+                    }
                 }
             }
             Value::Array(items) => {
                 for (i, item) in items.iter().enumerate().rev() {
-                    stack.push((format!("{pointer}/{i}"), item));
+                    if item.is_object() || item.is_array() {
+                        stack.push((depth + 1, Some(Step::Index(i)), item));
+                    }
                 }
             }
             _ => {}

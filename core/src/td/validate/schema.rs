@@ -220,25 +220,51 @@ fn with_article(ty: &str) -> String {
     }
 }
 
-/// How far an alternative is from fitting: lower is closer.
-fn distance(at: &str, errors: &[ValidationError<'static>]) -> (usize, usize, usize) {
-    let mut wrong_type_here = 0;
-    let mut discriminator = 0;
+/// How far an alternative is from fitting, lower is closer: (the value has the wrong type
+/// altogether, a discriminating member such as `scheme` has the wrong value, members are missing,
+/// number of errors). Nested `oneOf`/`anyOf` count with their closest alternative.
+fn distance(at: &str, errors: &[ValidationError<'static>]) -> (usize, usize, usize, usize) {
+    let mut total = (0, 0, 0, 0);
     for error in errors {
         let path = error.instance_path().as_str();
         match error.kind() {
-            ValidationErrorKind::Type { .. } if path == at => wrong_type_here += 1,
+            ValidationErrorKind::OneOfNotValid { context }
+            | ValidationErrorKind::AnyOf { context } => {
+                let nearest = context
+                    .iter()
+                    .map(|alt| distance(at, alt))
+                    .min()
+                    .unwrap_or((0, 0, 0, 1));
+                total.0 += nearest.0;
+                total.1 += nearest.1;
+                total.2 += nearest.2;
+                total.3 += nearest.3;
+                continue;
+            }
+            ValidationErrorKind::Type { .. } if path == at => total.0 += 1,
             ValidationErrorKind::Enum { .. }
             | ValidationErrorKind::Constant { .. }
             | ValidationErrorKind::Pattern { .. }
                 if path.strip_prefix(at) == Some("/scheme") =>
             {
-                discriminator += 1
+                total.1 += 1
             }
+            ValidationErrorKind::Required { .. } if path == at => total.2 += 1,
             _ => {}
         }
+        total.3 += 1;
     }
-    (wrong_type_here, discriminator, errors.len())
+    total
+}
+
+/// Whether every way an alternative fails includes a wrong value at `pointer`.
+fn fails_at(pointer: &str, errors: &[ValidationError<'static>]) -> bool {
+    errors.iter().any(|e| match e.kind() {
+        ValidationErrorKind::OneOfNotValid { context } | ValidationErrorKind::AnyOf { context } => {
+            !context.is_empty() && context.iter().all(|alt| fails_at(pointer, alt))
+        }
+        _ => e.instance_path().as_str() == pointer,
+    })
 }
 
 fn explain_alternatives(
@@ -261,11 +287,7 @@ fn explain_alternatives(
     let scheme_pointer = format!("{pointer}/scheme");
     if instance.get("scheme").is_some()
         && !context.is_empty()
-        && context.iter().all(|alt| {
-            alt.iter()
-                .any(|e| e.instance_path().as_str() == scheme_pointer)
-        })
-        && !instance.get("scheme").is_some_and(|s| s == "combo")
+        && context.iter().all(|alt| fails_at(&scheme_pointer, alt))
     {
         out.push(Problem::error(
             Rule::JsonSchema,

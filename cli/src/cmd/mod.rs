@@ -1,0 +1,6 @@
+//! One module per subcommand.
+
+pub mod describe;
+pub mod fmt;
+pub mod new;
+pub mod validate;
