@@ -310,7 +310,7 @@ async def test_observe_property_and_subscribe_event_over_long_poll() -> None:
 
 
 async def test_a_handler_that_raises_gives_a_clean_500_and_a_logged_traceback(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
 ) -> None:
     servient, counter = await served()
     async with servient:
@@ -323,12 +323,14 @@ async def test_a_handler_that_raises_gives_a_clean_500_and_a_logged_traceback(
         assert "secret" not in str(caught.value)
         assert "secret" not in str(caught.value.problem)
         records = [r for r in caplog.records if r.name == "lmos"]
-        assert records, "the handler's exception was not logged"
+        assert len(records) == 1, "the handler's exception was not logged exactly once"
         assert records[0].exc_info is not None
         assert "secret internal detail" in caplog.text
         assert "RuntimeError" in caplog.text  # the traceback, not just the message
         # The server keeps serving.
         assert await thing.invoke_action("add", {"by": 1}) == 1
+    out, err = capfd.readouterr()
+    assert "secret" not in out + err  # logged through `logging` only, never printed
 
 
 async def test_handler_results_json_cannot_carry_fail_cleanly(
@@ -377,13 +379,15 @@ async def test_schema_violations_are_caught_before_sending_and_by_the_server() -
             counter.exposed.emit_event("reset", {"by": 3})
 
 
-async def test_outputs_that_break_the_schema() -> None:
+async def test_outputs_that_break_the_schema(caplog: pytest.LogCaptureFixture) -> None:
     servient, counter = await served()
     async with servient:
         thing = await lmos.consume(counter.exposed.td_url)
-        with pytest.raises(lmos.RemoteError) as caught:
-            await thing.invoke_action("bad_output")
+        with caplog.at_level(logging.ERROR, logger="lmos"):
+            with pytest.raises(lmos.RemoteError) as caught:
+                await thing.invoke_action("bad_output")
         assert caught.value.status == 500
+        assert "counter/actions/bad_output" in caplog.text
 
 
 async def test_bad_inputs_give_clear_exceptions() -> None:

@@ -150,14 +150,26 @@ pub fn stop_iteration() -> PyErr {
 
 static LOGGER: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
+fn logger(py: Python<'_>) -> Option<&Py<PyAny>> {
+    LOGGER
+        .get_or_try_init(py, || {
+            py.import("logging")?
+                .call_method1("getLogger", ("lmos",))
+                .map(Bound::unbind)
+        })
+        .ok()
+}
+
+/// Logs `message` on the `lmos` logger at ERROR level.
+pub fn log_error(py: Python<'_>, message: &str) {
+    if let Some(logger) = logger(py) {
+        let _ = logger.call_method1(py, "error", ("%s", message));
+    }
+}
+
 /// Logs `err` with its traceback through Python's `logging` (logger `lmos`), at ERROR level.
 pub fn log_exception(py: Python<'_>, what: &str, err: &PyErr) {
-    let logger = LOGGER.get_or_try_init(py, || {
-        py.import("logging")?
-            .call_method1("getLogger", ("lmos",))
-            .map(Bound::unbind)
-    });
-    let Ok(logger) = logger else {
+    let Some(logger) = logger(py) else {
         return;
     };
     let kwargs = PyDict::new(py);

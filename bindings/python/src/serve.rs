@@ -11,13 +11,14 @@ use pyo3::sync::PyOnceLock;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
+use lmos::thing::ThingError;
 use lmos::thing::{
     ActionHandler, ActionStreamHandler, ActionUpdate, BoxFuture, BoxStream, HandlerError,
     InteractionContext as CoreContext, PropertyReadHandler, PropertyWriteHandler,
 };
 use lmos::trace::TraceContext;
 
-use crate::bridge::{is_cancelled, log_exception, EventLoop, PyTask};
+use crate::bridge::{is_cancelled, log_error, log_exception, EventLoop, PyTask};
 use crate::convert::{to_json, to_py};
 use crate::errors::{thing_error, InvalidInput, InvalidThingDescription};
 
@@ -46,6 +47,19 @@ fn seconds(value: f64, what: &str) -> PyResult<Duration> {
     Duration::try_from_secs_f64(value).map_err(|_| {
         PyValueError::new_err(format!("{what} must be a non-negative number of seconds"))
     })
+}
+
+/// Marks the failures of Python handlers, whose tracebacks are logged where they happen.
+const PYTHON_FAILURE: &str = "Python handler raised";
+
+/// Sends the errors that callers only see as a bare 500 to the `lmos` logger.
+fn log_internal_error(slug: &str, affordance: &str, error: &ThingError) {
+    if let ThingError::HandlerFailed { message } = error {
+        if message.starts_with(PYTHON_FAILURE) {
+            return;
+        }
+    }
+    Python::attach(|py| log_error(py, &format!("{slug}/{affordance}: {error}")));
 }
 
 /// Hosts exposed things on one HTTP port.
@@ -91,7 +105,10 @@ impl Servient {
         if let Some(t) = cancel_grace {
             builder = builder.cancel_grace(seconds(t, "cancel_grace")?);
         }
-        let inner = builder.build().map_err(|e| thing_error(py, &e))?;
+        let inner = builder
+            .on_internal_error(Arc::new(log_internal_error))
+            .build()
+            .map_err(|e| thing_error(py, &e))?;
         Ok(Servient {
             inner,
             event_loop: EventLoop::default(),
@@ -415,7 +432,7 @@ impl PyHandler {
             return HandlerError::InvalidInput(message);
         }
         log_exception(py, &self.0.label, &err);
-        HandlerError::Failed(format!("{}: {err}", self.0.label))
+        HandlerError::Failed(format!("{PYTHON_FAILURE}: {}: {err}", self.0.label))
     }
 
     fn convert_failure(&self, err: PyErr) -> HandlerError {
