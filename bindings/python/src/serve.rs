@@ -246,8 +246,7 @@ impl ExposedThing {
     fn set_property(&self, name: &str, value: &Bound<'_, PyAny>) -> PyResult<()> {
         let py = value.py();
         let value = to_json(value)?;
-        self.inner
-            .set_property(name, value)
+        py.detach(|| self.inner.set_property(name, value))
             .map_err(|e| thing_error(py, &e))
     }
 
@@ -264,8 +263,7 @@ impl ExposedThing {
     fn emit_event(&self, name: &str, data: &Bound<'_, PyAny>) -> PyResult<()> {
         let py = data.py();
         let data = to_json(data)?;
-        self.inner
-            .emit_event(name, data)
+        py.detach(|| self.inner.emit_event(name, data))
             .map_err(|e| thing_error(py, &e))
     }
 
