@@ -468,3 +468,23 @@ async def test_local_handlers_can_be_plain_functions_and_need_no_context() -> No
         exposed.on_action("double", lambda x: x * 2)
         thing = await lmos.consume(exposed.td_url)
         assert await thing.invoke_action("double", 2.5) == 5.0
+
+
+def test_handlers_registered_before_any_event_loop_run_on_the_loop_that_starts_the_servient() -> (
+    None
+):
+    servient = lmos.Servient(http_port=0)
+    exposed = servient.expose(lmos.tool("Early").action("where", output={"type": "boolean"}))
+    loops: list[asyncio.AbstractEventLoop] = []
+
+    @exposed.action("where")
+    async def where() -> bool:
+        return asyncio.get_running_loop() is loops[0]
+
+    async def main() -> bool:
+        loops.append(asyncio.get_running_loop())
+        async with servient:
+            thing = await lmos.consume(exposed.td_url)
+            return bool(await thing.invoke_action("where"))
+
+    assert asyncio.run(main()) is True
