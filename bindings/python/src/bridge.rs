@@ -4,6 +4,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::task::{Context, Poll};
 
@@ -12,6 +13,41 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyDict;
 use tokio::sync::oneshot;
+
+/// Set by an `atexit` hook: the interpreter is shutting down, and threads of the Tokio runtime
+/// must not attach to it any more (on CPython < 3.13 a thread that attaches during finalization
+/// is ended with `pthread_exit`, which aborts the process).
+static EXITING: AtomicBool = AtomicBool::new(false);
+/// Threads inside [`attach_alive`] right now.
+static ATTACHING: AtomicUsize = AtomicUsize::new(0);
+
+/// Marks the interpreter as exiting (registered with `atexit` when the module loads), then lets
+/// the threads that are already attaching finish before finalization goes on.
+#[pyfunction]
+pub fn _mark_exiting(py: Python<'_>) {
+    EXITING.store(true, Ordering::SeqCst);
+    py.detach(|| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        while ATTACHING.load(Ordering::SeqCst) > 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    });
+}
+
+/// Runs `f` attached to the interpreter, unless it is shutting down.
+pub fn attach_alive<F, R>(f: F) -> Option<R>
+where
+    F: for<'py> FnOnce(Python<'py>) -> R,
+{
+    ATTACHING.fetch_add(1, Ordering::SeqCst);
+    let result = if EXITING.load(Ordering::SeqCst) {
+        None
+    } else {
+        Python::try_attach(f)
+    };
+    ATTACHING.fetch_sub(1, Ordering::SeqCst);
+    result
+}
 
 /// The asyncio event loop that Python handlers of one servient run on; captured when the servient
 /// starts (or when a handler is registered inside a running loop).
@@ -49,26 +85,37 @@ impl EventLoop {
 /// result; dropping it before then cancels the task.
 pub struct PyTask {
     result: oneshot::Receiver<PyResult<Py<PyAny>>>,
-    future: Option<Py<PyAny>>,
+    /// Shared with the [`TaskStart`] callback; `None` once the result has arrived.
+    state: Option<Arc<Mutex<StartState>>>,
+    event_loop: Py<PyAny>,
+}
+
+/// Where a scheduled coroutine is: not yet started (it may be cancelled before it runs), or
+/// running as this task.
+#[derive(Default)]
+struct StartState {
+    task: Option<Py<PyAny>>,
+    cancelled: bool,
 }
 
 impl PyTask {
-    /// Schedules `coroutine` on `event_loop` (thread-safe).
+    /// Schedules `coroutine` on `event_loop` (thread-safe): one `call_soon_threadsafe` that
+    /// creates the task on the loop's thread.
     pub fn spawn(event_loop: &Bound<'_, PyAny>, coroutine: Bound<'_, PyAny>) -> PyResult<Self> {
-        let py = event_loop.py();
-        let future = py
-            .import("asyncio")?
-            .call_method1("run_coroutine_threadsafe", (coroutine, event_loop))?;
         let (tx, rx) = oneshot::channel();
-        future.call_method1(
-            "add_done_callback",
-            (TaskDone {
+        let state = Arc::new(Mutex::new(StartState::default()));
+        let start = TaskStart {
+            coroutine: Mutex::new(Some(coroutine.unbind())),
+            done: Mutex::new(Some(TaskDone {
                 sender: Mutex::new(Some(tx)),
-            },),
-        )?;
+            })),
+            state: state.clone(),
+        };
+        event_loop.call_method1("call_soon_threadsafe", (start,))?;
         Ok(PyTask {
             result: rx,
-            future: Some(future.unbind()),
+            state: Some(state),
+            event_loop: event_loop.clone().unbind(),
         })
     }
 }
@@ -80,7 +127,7 @@ impl Future for PyTask {
         match Pin::new(&mut self.result).poll(cx) {
             Poll::Pending => Poll::Pending,
             Poll::Ready(result) => {
-                self.future = None;
+                self.state = None;
                 Poll::Ready(
                     result.unwrap_or_else(|_| {
                         Err(PyRuntimeError::new_err("the handler task vanished"))
@@ -93,12 +140,61 @@ impl Future for PyTask {
 
 impl Drop for PyTask {
     fn drop(&mut self) {
-        if let Some(future) = self.future.take() {
-            Python::attach(|py| {
-                // `cancel` on the concurrent future cancels the asyncio task on its loop.
-                let _ = future.call_method0(py, "cancel");
+        let Some(state) = self.state.take() else {
+            return;
+        };
+        let task = {
+            let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
+            state.cancelled = true;
+            state.task.take()
+        };
+        if let Some(task) = task {
+            attach_alive(|py| {
+                // Task.cancel is not thread-safe: ask the loop to run it.
+                if let Ok(cancel) = task.getattr(py, "cancel") {
+                    let _ = self
+                        .event_loop
+                        .call_method1(py, "call_soon_threadsafe", (cancel,));
+                }
             });
         }
+    }
+}
+
+/// Runs on the loop's thread: creates the task and attaches the done-callback.
+#[pyclass(module = "lmos._native")]
+struct TaskStart {
+    coroutine: Mutex<Option<Py<PyAny>>>,
+    done: Mutex<Option<TaskDone>>,
+    state: Arc<Mutex<StartState>>,
+}
+
+#[pymethods]
+impl TaskStart {
+    fn __call__(&self, py: Python<'_>) -> PyResult<()> {
+        let coroutine = self
+            .coroutine
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        let done = self.done.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let (Some(coroutine), Some(done)) = (coroutine, done) else {
+            return Ok(());
+        };
+        // Held while the task is made, so that a concurrent drop either sees the task or has
+        // already marked the start cancelled.
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if state.cancelled {
+            // Dropped before it started: never run it.
+            let _ = coroutine.call_method0(py, "close");
+            return Ok(());
+        }
+        let task = py
+            .import("asyncio")?
+            .call_method1("ensure_future", (coroutine,))?;
+        task.call_method1("add_done_callback", (done,))?;
+        state.task = Some(task.unbind());
+        Ok(())
     }
 }
 

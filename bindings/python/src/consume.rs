@@ -15,7 +15,7 @@ use lmos::thing::{
     ActionUpdate, ActionUpdates, ConsumeOptions, Subprotocol, ThingError, ValueStream,
 };
 
-use crate::bridge::stop_iteration;
+use crate::bridge::{attach_alive, stop_iteration};
 use crate::convert::{to_json, to_py};
 use crate::errors::{thing_error, to_pyerr, ConfigurationError};
 use crate::serve::current_trace;
@@ -39,8 +39,13 @@ where
             None => future.await,
         };
         let value = result.map_err(to_pyerr)?;
-        Python::attach(|py| convert(py, value))
+        attach_alive(|py| convert(py, value)).unwrap_or_else(|| Err(exiting()))
     })
+}
+
+/// The error for a result that arrives while the interpreter shuts down (nobody will see it).
+fn exiting() -> PyErr {
+    crate::errors::Closed::new_err("the Python interpreter is shutting down")
 }
 
 fn json_out(py: Python<'_>, value: Value) -> PyResult<Py<PyAny>> {
@@ -385,7 +390,9 @@ impl ValueIterator {
                 return Err(stop_iteration());
             };
             match values.next().await {
-                Some(Ok(value)) => Python::attach(|py| json_out(py, value)),
+                Some(Ok(value)) => {
+                    attach_alive(|py| json_out(py, value)).unwrap_or_else(|| Err(exiting()))
+                }
                 Some(Err(error)) => {
                     *guard = None;
                     Err(to_pyerr(error))
@@ -451,10 +458,11 @@ impl UpdateIterator {
                     return Err(stop_iteration());
                 }
             };
-            Python::attach(|py| {
+            attach_alive(|py| {
                 let value = to_py(py, &value)?;
                 Ok((kind, value).into_pyobject(py)?.into_any().unbind())
             })
+            .unwrap_or_else(|| Err(exiting()))
         })
     }
 

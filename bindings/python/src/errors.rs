@@ -303,5 +303,6 @@ pub fn thing_error(py: Python<'_>, error: &ThingError) -> PyErr {
 
 /// [`thing_error`] for use where no GIL token is at hand (inside futures).
 pub fn to_pyerr(error: ThingError) -> PyErr {
-    Python::attach(|py| thing_error(py, &error))
+    crate::bridge::attach_alive(|py| thing_error(py, &error))
+        .unwrap_or_else(|| Closed::new_err(error.to_string()))
 }

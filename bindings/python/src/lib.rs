@@ -25,6 +25,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<consume::ValueIterator>()?;
     m.add_class::<consume::UpdateIterator>()?;
     m.add("current_context_var", serve::context_var(py)?.clone_ref(py))?;
+    let mark_exiting = wrap_pyfunction!(bridge::_mark_exiting, m)?;
+    py.import("atexit")?
+        .call_method1("register", (mark_exiting,))?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

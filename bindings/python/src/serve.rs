@@ -18,7 +18,7 @@ use lmos::thing::{
 };
 use lmos::trace::TraceContext;
 
-use crate::bridge::{is_cancelled, log_error, log_exception, EventLoop, PyTask};
+use crate::bridge::{attach_alive, is_cancelled, log_error, log_exception, EventLoop, PyTask};
 use crate::convert::{to_json, to_py};
 use crate::errors::{thing_error, InvalidInput, InvalidThingDescription};
 
@@ -59,7 +59,7 @@ fn log_internal_error(slug: &str, affordance: &str, error: &ThingError) {
             return;
         }
     }
-    Python::attach(|py| log_error(py, &format!("{slug}/{affordance}: {error}")));
+    attach_alive(|py| log_error(py, &format!("{slug}/{affordance}: {error}")));
 }
 
 /// Hosts exposed things on one HTTP port.
@@ -396,7 +396,8 @@ impl PyHandler {
         args: impl for<'py> FnOnce(Python<'py>) -> PyResult<Vec<Bound<'py, PyAny>>>,
         extra: Option<UpdateSink>,
     ) -> Result<PyTask, HandlerError> {
-        Python::attach(|py| {
+        let exiting = || HandlerError::Failed("the Python interpreter is shutting down".into());
+        attach_alive(|py| {
             let run = || -> PyResult<PyTask> {
                 let mut args = args(py)?;
                 let context = HandlerContext {
@@ -414,6 +415,7 @@ impl PyHandler {
             };
             run().map_err(|err| self.failure(py, err))
         })
+        .unwrap_or_else(|| Err(exiting()))
     }
 
     /// The handler error for a Python exception; unexpected ones are logged with their traceback.
@@ -434,7 +436,20 @@ impl PyHandler {
     }
 
     fn convert_failure(&self, err: PyErr) -> HandlerError {
-        Python::attach(|py| self.failure(py, err))
+        attach_alive(|py| self.failure(py, err)).unwrap_or_else(|| {
+            HandlerError::Failed("the Python interpreter is shutting down".into())
+        })
+    }
+
+    /// Converts a handler's return value to JSON.
+    fn output(&self, value: Py<PyAny>) -> Result<Value, HandlerError> {
+        attach_alive(|py| to_json(value.bind(py)).map_err(|e| self.failure(py, e))).unwrap_or_else(
+            || {
+                Err(HandlerError::Failed(
+                    "the Python interpreter is shutting down".into(),
+                ))
+            },
+        )
     }
 
     async fn run(&self, task: PyTask, context: &CoreContext) -> Result<Py<PyAny>, HandlerError> {
@@ -451,7 +466,7 @@ impl PropertyReadHandler for PyHandler {
         Box::pin(async move {
             let task = this.spawn(&context, |_| Ok(Vec::new()), None)?;
             let value = this.run(task, &context).await?;
-            Python::attach(|py| to_json(value.bind(py)).map_err(|e| this.failure(py, e)))
+            this.output(value)
         })
     }
 }
@@ -472,7 +487,7 @@ impl ActionHandler for PyHandler {
         Box::pin(async move {
             let task = this.spawn(&context, |py| Ok(vec![to_py(py, &input)?]), None)?;
             let output = this.run(task, &context).await?;
-            Python::attach(|py| to_json(output.bind(py)).map_err(|e| this.failure(py, e)))
+            this.output(output)
         })
     }
 }
