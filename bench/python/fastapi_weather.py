@@ -24,6 +24,7 @@ async def get_weather(body: dict[str, Any]) -> str:
 if __name__ == "__main__":
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
+    sock.listen(2048)  # accept connections (queued) before uvicorn runs, once the URL is out
     host, port = sock.getsockname()
     print(f"http://{host}:{port}/weatheragent/actions/getWeather", flush=True)
     config = uvicorn.Config(app, log_level="warning", access_log=False)
