@@ -1,8 +1,11 @@
 //! The native module behind the `lmos` Python package. It converts values, maps errors and
 //! bridges async; every piece of protocol logic lives in the `lmos` crate.
 
+mod bridge;
+mod consume;
 mod convert;
 mod errors;
+mod serve;
 mod td;
 
 use pyo3::prelude::*;
@@ -10,8 +13,21 @@ use pyo3::prelude::*;
 /// The `lmos._native` module.
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
     errors::register(m)?;
     td::register(m)?;
+    m.add_class::<serve::Servient>()?;
+    m.add_class::<serve::ExposedThing>()?;
+    m.add_class::<serve::HandlerContext>()?;
+    m.add_class::<serve::UpdateSink>()?;
+    m.add_class::<consume::ConsumedThing>()?;
+    m.add_class::<consume::ActionHandle>()?;
+    m.add_class::<consume::ValueIterator>()?;
+    m.add_class::<consume::UpdateIterator>()?;
+    m.add("current_context_var", serve::context_var(py)?.clone_ref(py))?;
+    let mark_exiting = wrap_pyfunction!(bridge::_mark_exiting, m)?;
+    py.import("atexit")?
+        .call_method1("register", (mark_exiting,))?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -205,18 +205,20 @@ impl ThingBuilder {
         Ok(slf)
     }
 
-    /// Adds a web link (`href`, optional `rel` and media `type`).
-    #[pyo3(signature = (href, *, rel=None, media_type=None))]
+    /// Adds a web link (`href`, optional `rel`, media `type` and `hreflang`).
+    #[pyo3(signature = (href, *, rel=None, media_type=None, hreflang=None))]
     fn link<'py>(
         slf: Bound<'py, Self>,
         href: String,
         rel: Option<String>,
         media_type: Option<String>,
+        hreflang: Option<String>,
     ) -> PyResult<Bound<'py, Self>> {
         let link = Link {
             href,
             rel,
             media_type,
+            hreflang: hreflang.map(Into::into),
             ..Link::default()
         };
         Self::update(&slf, |b| Ok(b.link(link)))?;

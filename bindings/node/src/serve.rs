@@ -1,0 +1,461 @@
+//! Serving: the servient, exposed things and the bridge that runs JavaScript handlers.
+//!
+//! A handler registered from JavaScript is one thread-safe function per affordance that takes a
+//! request (JSON text) and returns a Promise of a reply (JSON text). Requests:
+//! `{"op": "invoke", "id", "input"|"value", "context"}` for property handlers and single-result
+//! actions, `{"op": "start"|"next", "id", ...}` to pull a progress stream, and the
+//! fire-and-forget `{"op": "abort"|"return", "id"}` when the caller cancels or goes away.
+//! Replies: `{"ok": true, "value", "done"?}` or `{"ok": false, "kind", "message"}` with kind
+//! `failed`, `invalid_input` or `cancelled`. The JavaScript layer never lets a handler's throw
+//! escape, so a failing handler becomes a [`HandlerError`] and the server keeps serving.
+
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use lmos::thing::handler::{
+    ActionHandler, ActionStreamHandler, ActionUpdate, BoxFuture, BoxStream, HandlerError,
+    InteractionContext, PropertyReadHandler, PropertyWriteHandler,
+};
+use lmos::thing::{ExposedThing, Servient, ServientBuilder};
+use napi::bindgen_prelude::Promise;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::{Result, Status};
+use napi_derive::napi;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::errors::{parse_json, thing_error, type_error};
+
+/// A JavaScript function taking JSON text and returning a Promise of JSON text. Weak: it does
+/// not keep the Node.js event loop alive.
+pub type JsCallback = ThreadsafeFunction<String, Promise<String>, String, Status, false, true>;
+
+/// Servient options as the JavaScript layer sends them.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ServientOptions {
+    http_port: Option<u16>,
+    host: Option<String>,
+    public_base_url: Option<String>,
+    max_body_bytes: Option<usize>,
+    long_poll_timeout_ms: Option<u64>,
+    action_retention_ms: Option<u64>,
+    cancel_grace_ms: Option<u64>,
+}
+
+/// Hosts exposed things on one HTTP port.
+#[napi]
+pub struct NativeServient {
+    inner: Servient,
+}
+
+#[napi]
+impl NativeServient {
+    /// Configures a servient from options (JSON text); `on_internal_error` receives
+    /// `{thing, affordance, code, message}` for errors callers only see as "internal error".
+    #[napi(constructor)]
+    pub fn new(options: String, on_internal_error: Option<JsCallback>) -> Result<Self> {
+        let options: ServientOptions = serde_json::from_str(&options)
+            .map_err(|e| type_error(format!("bad servient options: {e}")))?;
+        let mut builder = ServientBuilder::default();
+        if let Some(port) = options.http_port {
+            builder = builder.http_port(port);
+        }
+        if let Some(host) = options.host {
+            let address: IpAddr = host
+                .parse()
+                .map_err(|e| type_error(format!("host {host:?} is not an IP address: {e}")))?;
+            builder = builder.http_host(address);
+        }
+        if let Some(url) = options.public_base_url {
+            builder = builder.public_base_url(url);
+        }
+        if let Some(bytes) = options.max_body_bytes {
+            builder = builder.max_body_bytes(bytes);
+        }
+        if let Some(ms) = options.long_poll_timeout_ms {
+            builder = builder.long_poll_timeout(Duration::from_millis(ms));
+        }
+        if let Some(ms) = options.action_retention_ms {
+            builder = builder.action_retention(Duration::from_millis(ms));
+        }
+        if let Some(ms) = options.cancel_grace_ms {
+            builder = builder.cancel_grace(Duration::from_millis(ms));
+        }
+        if let Some(hook) = on_internal_error {
+            let hook = Arc::new(hook);
+            builder = builder.on_internal_error(Arc::new(move |thing, affordance, error| {
+                let report = json!({
+                    "thing": thing,
+                    "affordance": affordance,
+                    "code": error.code(),
+                    "message": error.to_string(),
+                });
+                hook.call(report.to_string(), ThreadsafeFunctionCallMode::NonBlocking);
+            }));
+        }
+        let inner = builder.build().map_err(|e| thing_error(&e))?;
+        Ok(NativeServient { inner })
+    }
+
+    /// Hosts a thing (TD as JSON text; forms are replaced by the servient's).
+    #[napi]
+    pub fn expose(&self, td: String) -> Result<NativeExposedThing> {
+        let value = parse_json(&td, "the Thing Description")?;
+        let thing = lmos::td::Thing::from_value(value)
+            .map_err(|e| crate::errors::encoded("invalid_td", &e.to_string(), json!({})))?;
+        let inner = self.inner.expose(thing).map_err(|e| thing_error(&e))?;
+        Ok(NativeExposedThing { inner })
+    }
+
+    /// Stops hosting the thing at `slug`; whether there was one.
+    #[napi]
+    pub fn destroy(&self, slug: String) -> bool {
+        self.inner.destroy(&slug)
+    }
+
+    /// The exposed things.
+    #[napi]
+    pub fn things(&self) -> Vec<NativeExposedThing> {
+        self.inner
+            .things()
+            .into_iter()
+            .map(|inner| NativeExposedThing { inner })
+            .collect()
+    }
+
+    /// Binds the HTTP port and serves; resolves to the bound address (`host:port`).
+    #[napi]
+    pub async fn start(&self) -> Result<Option<String>> {
+        let addresses = self.inner.start().await.map_err(|e| thing_error(&e))?;
+        Ok(addresses.http.map(|a| a.to_string()))
+    }
+
+    /// The bound HTTP address (`host:port`), if started.
+    #[napi]
+    pub fn http_address(&self) -> Option<String> {
+        self.inner.addresses().http.map(|a| a.to_string())
+    }
+
+    /// The base URL form hrefs are made from, once known.
+    #[napi]
+    pub fn base_url(&self) -> Option<String> {
+        self.inner.base_url()
+    }
+
+    /// Stops serving; open streams are closed.
+    #[napi]
+    pub async fn shutdown(&self) -> Result<()> {
+        self.inner.shutdown().await;
+        Ok(())
+    }
+}
+
+/// A thing served by a servient.
+#[napi]
+pub struct NativeExposedThing {
+    inner: ExposedThing,
+}
+
+#[napi]
+impl NativeExposedThing {
+    /// The URL path segment of the thing.
+    #[napi(getter)]
+    pub fn slug(&self) -> String {
+        self.inner.slug().to_owned()
+    }
+
+    /// The thing's title.
+    #[napi(getter)]
+    pub fn title(&self) -> String {
+        self.inner.title().to_owned()
+    }
+
+    /// The TD as served (JSON text).
+    #[napi]
+    pub fn td(&self) -> String {
+        self.inner.thing_description().to_value().to_string()
+    }
+
+    /// The URL of the TD, once the base URL is known.
+    #[napi]
+    pub fn td_url(&self) -> Option<String> {
+        self.inner.td_url()
+    }
+
+    /// Names of the properties.
+    #[napi]
+    pub fn property_names(&self) -> Vec<String> {
+        self.inner.property_names()
+    }
+
+    /// Stores a property value (JSON text) and notifies observers.
+    #[napi]
+    pub fn set_property(&self, name: String, value: String) -> Result<()> {
+        let value = parse_json(&value, "the property value")?;
+        self.inner
+            .set_property(&name, value)
+            .map_err(|e| thing_error(&e))
+    }
+
+    /// The stored value of a property (JSON text).
+    #[napi]
+    pub fn property_value(&self, name: String) -> Result<String> {
+        self.inner
+            .property_value(&name)
+            .map(|v| v.to_string())
+            .map_err(|e| thing_error(&e))
+    }
+
+    /// Emits an event (data as JSON text).
+    #[napi]
+    pub fn emit_event(&self, name: String, data: String) -> Result<()> {
+        let data = parse_json(&data, "the event data")?;
+        self.inner
+            .emit_event(&name, data)
+            .map_err(|e| thing_error(&e))
+    }
+
+    /// Registers a JavaScript property read handler.
+    #[napi]
+    pub fn on_property_read(&self, name: String, callback: JsCallback) -> Result<()> {
+        self.inner
+            .on_property_read(&name, Arc::new(JsHandler::new(callback)))
+            .map_err(|e| thing_error(&e))
+    }
+
+    /// Registers a JavaScript property write handler.
+    #[napi]
+    pub fn on_property_write(&self, name: String, callback: JsCallback) -> Result<()> {
+        self.inner
+            .on_property_write(&name, Arc::new(JsHandler::new(callback)))
+            .map_err(|e| thing_error(&e))
+    }
+
+    /// Registers a JavaScript action handler returning one output.
+    #[napi]
+    pub fn on_action(&self, name: String, callback: JsCallback) -> Result<()> {
+        self.inner
+            .on_action(&name, Arc::new(JsHandler::new(callback)))
+            .map_err(|e| thing_error(&e))
+    }
+
+    /// Registers a JavaScript action handler that reports progress (an async generator).
+    #[napi]
+    pub fn on_action_stream(&self, name: String, callback: JsCallback) -> Result<()> {
+        self.inner
+            .on_action_stream(&name, Arc::new(JsHandler::new(callback)))
+            .map_err(|e| thing_error(&e))
+    }
+}
+
+/// A JavaScript handler behind the core's handler traits.
+struct JsHandler {
+    callback: Arc<JsCallback>,
+    next_id: AtomicU64,
+}
+
+impl JsHandler {
+    fn new(callback: JsCallback) -> Self {
+        JsHandler {
+            callback: Arc::new(callback),
+            next_id: AtomicU64::new(1),
+        }
+    }
+
+    fn id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// What JavaScript learns about the interaction: the trace context the handler runs in (the
+/// caller's, or the new root the core made), and the action instance id.
+fn context_json(context: &InteractionContext) -> Value {
+    let trace = lmos::trace::current().or_else(|| context.trace().cloned());
+    json!({
+        "traceparent": trace.as_ref().map(|t| t.traceparent()),
+        "tracestate": trace.as_ref().and_then(|t| t.tracestate()),
+        "actionId": context.action_id(),
+    })
+}
+
+/// Calls the JavaScript side and reads its reply.
+async fn call(callback: &JsCallback, request: Value) -> std::result::Result<Value, HandlerError> {
+    let promise = callback
+        .call_async_catch(request.to_string())
+        .await
+        .map_err(|e| HandlerError::Failed(format!("cannot call the JavaScript handler: {e}")))?;
+    let reply = promise
+        .await
+        .map_err(|e| HandlerError::Failed(format!("the JavaScript handler failed: {e}")))?;
+    let mut reply: Value = serde_json::from_str(&reply)
+        .map_err(|e| HandlerError::Failed(format!("unreadable handler reply: {e}")))?;
+    if reply.get("ok") == Some(&Value::Bool(true)) {
+        return Ok(reply);
+    }
+    let message = match reply.get_mut("message").map(Value::take) {
+        Some(Value::String(message)) => message,
+        _ => "the handler failed".to_owned(),
+    };
+    Err(match reply.get("kind").and_then(Value::as_str) {
+        Some("invalid_input") => HandlerError::InvalidInput(message),
+        Some("cancelled") => HandlerError::Cancelled,
+        _ => HandlerError::Failed(message),
+    })
+}
+
+fn take_value(reply: &mut Value) -> Value {
+    reply
+        .get_mut("value")
+        .map(Value::take)
+        .unwrap_or(Value::Null)
+}
+
+/// Tells JavaScript that a call is no longer wanted (`abort`/`return`) when dropped armed.
+struct Pending {
+    callback: Arc<JsCallback>,
+    id: u64,
+    op: &'static str,
+    armed: bool,
+}
+
+impl Pending {
+    fn fire(callback: &JsCallback, op: &str, id: u64) {
+        let request = json!({"op": op, "id": id}).to_string();
+        // Fire and forget: a closing environment means there is nobody left to tell.
+        let _ = callback.call(request, ThreadsafeFunctionCallMode::NonBlocking);
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if self.armed {
+            Pending::fire(&self.callback, self.op, self.id);
+        }
+    }
+}
+
+/// Awaits a reply, telling JavaScript (`abort`) once when the caller cancels; keeps waiting
+/// for the handler to finish after that.
+async fn until_done<F>(
+    future: F,
+    callback: &JsCallback,
+    id: u64,
+    context: &InteractionContext,
+) -> std::result::Result<Value, HandlerError>
+where
+    F: std::future::Future<Output = std::result::Result<Value, HandlerError>>,
+{
+    tokio::pin!(future);
+    let mut aborted = false;
+    loop {
+        tokio::select! {
+            reply = &mut future => return reply,
+            () = context.cancelled(), if !aborted => {
+                aborted = true;
+                Pending::fire(callback, "abort", id);
+            }
+        }
+    }
+}
+
+impl PropertyReadHandler for JsHandler {
+    fn read(
+        &self,
+        context: InteractionContext,
+    ) -> BoxFuture<std::result::Result<Value, HandlerError>> {
+        let callback = self.callback.clone();
+        let id = self.id();
+        Box::pin(async move {
+            let request = json!({"op": "invoke", "id": id, "context": context_json(&context)});
+            let mut reply = call(&callback, request).await?;
+            Ok(take_value(&mut reply))
+        })
+    }
+}
+
+impl PropertyWriteHandler for JsHandler {
+    fn write(
+        &self,
+        value: Value,
+        context: InteractionContext,
+    ) -> BoxFuture<std::result::Result<(), HandlerError>> {
+        let callback = self.callback.clone();
+        let id = self.id();
+        Box::pin(async move {
+            let request = json!({
+                "op": "invoke", "id": id, "value": value, "context": context_json(&context),
+            });
+            call(&callback, request).await.map(|_| ())
+        })
+    }
+}
+
+impl ActionHandler for JsHandler {
+    fn invoke(
+        &self,
+        input: Value,
+        context: InteractionContext,
+    ) -> BoxFuture<std::result::Result<Value, HandlerError>> {
+        let callback = self.callback.clone();
+        let id = self.id();
+        Box::pin(async move {
+            let mut pending = Pending {
+                callback: callback.clone(),
+                id,
+                op: "abort",
+                armed: true,
+            };
+            let request = json!({
+                "op": "invoke", "id": id, "input": input, "context": context_json(&context),
+            });
+            let reply = until_done(call(&callback, request), &callback, id, &context).await;
+            pending.armed = false;
+            reply.map(|mut reply| take_value(&mut reply))
+        })
+    }
+}
+
+impl ActionStreamHandler for JsHandler {
+    fn invoke(
+        &self,
+        input: Value,
+        context: InteractionContext,
+    ) -> BoxStream<std::result::Result<ActionUpdate, HandlerError>> {
+        let callback = self.callback.clone();
+        let id = self.id();
+        Box::pin(async_stream::stream! {
+            // Dropped before the generator finished (caller gone, action cancelled): return() it.
+            let mut pending = Pending { callback: callback.clone(), id, op: "return", armed: true };
+            let start = json!({
+                "op": "start", "id": id, "input": input, "context": context_json(&context),
+            });
+            if let Err(error) = call(&callback, start).await {
+                pending.armed = false;
+                yield Err(error);
+                return;
+            }
+            loop {
+                let step = call(&callback, json!({"op": "next", "id": id}));
+                match until_done(step, &callback, id, &context).await {
+                    Ok(mut reply) => {
+                        let value = take_value(&mut reply);
+                        if reply.get("done") == Some(&Value::Bool(true)) {
+                            pending.armed = false;
+                            yield Ok(ActionUpdate::Output(value));
+                            return;
+                        }
+                        yield Ok(ActionUpdate::Progress(value));
+                    }
+                    Err(error) => {
+                        pending.armed = false;
+                        yield Err(error);
+                        return;
+                    }
+                }
+            }
+        })
+    }
+}

@@ -1,0 +1,436 @@
+// Type declarations of the `lmos` package (CommonJS `require` and ES `import` alike).
+
+/** Any value JSON can carry: payloads and Thing Descriptions are plain objects. */
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+/** A JSON object. */
+export type JsonObject = { [key: string]: JsonValue };
+
+/** A JSON-Schema data schema as used in Thing Descriptions (`type`, `properties`, ...). */
+export interface DataSchema {
+  type?: "object" | "array" | "string" | "number" | "integer" | "boolean" | "null";
+  title?: string;
+  description?: string;
+  properties?: { [name: string]: DataSchema };
+  required?: string[];
+  items?: DataSchema | DataSchema[];
+  enum?: JsonValue[];
+  const?: JsonValue;
+  default?: JsonValue;
+  minimum?: number;
+  maximum?: number;
+  exclusiveMinimum?: number;
+  exclusiveMaximum?: number;
+  minLength?: number;
+  maxLength?: number;
+  minItems?: number;
+  maxItems?: number;
+  pattern?: string;
+  format?: string;
+  oneOf?: DataSchema[];
+  readOnly?: boolean;
+  writeOnly?: boolean;
+  unit?: string;
+  [member: string]: unknown;
+}
+
+/** A Thing Description (W3C WoT TD 1.1) as a plain object. */
+export interface ThingDescription {
+  "@context": JsonValue;
+  "@type"?: string | string[];
+  id?: string;
+  title: string;
+  description?: string;
+  base?: string;
+  properties?: { [name: string]: JsonObject };
+  actions?: { [name: string]: JsonObject };
+  events?: { [name: string]: JsonObject };
+  forms?: JsonObject[];
+  links?: JsonObject[];
+  security: string | string[];
+  securityDefinitions: { [name: string]: JsonObject };
+  [member: string]: unknown;
+}
+
+/** One problem of a validation report. */
+export interface Problem {
+  /** JSON pointer to the offending part ("" for the whole document). */
+  pointer: string;
+  message: string;
+  /** Code of the rule that was broken. */
+  rule: string;
+  severity: "error" | "warning";
+  line: number | null;
+  column: number | null;
+}
+
+/** The result of `validate()`. */
+export interface ValidationReport {
+  valid: boolean;
+  kind: "ThingDescription" | "ThingModel" | null;
+  problems: Problem[];
+}
+
+/** One way a payload breaks its schema. */
+export interface PayloadViolation {
+  /** JSON pointer into the payload ("" for the whole value). */
+  path: string;
+  /** The schema keyword that was broken. */
+  rule: string;
+  message: string;
+}
+
+/** Version of the native addon. */
+export declare const version: string;
+
+/** Validates a TD (object, or JSON text whose problems then carry line and column). */
+export declare function validate(td: unknown): ValidationReport;
+/** Parses and validates a TD; throws `InvalidThingDescription` with the report. */
+export declare function parseTd(td: unknown): ThingDescription;
+/** Checks a value against a data schema; throws `InvalidPayload` listing every violation. */
+export declare function checkPayload(schema: DataSchema, value: unknown): void;
+
+/** Options of `ThingBuilder.property`. */
+export interface PropertyOptions {
+  observable?: boolean;
+  readOnly?: boolean;
+  writeOnly?: boolean;
+  title?: string;
+  description?: string;
+}
+
+/** An action affordance's members (TD spelling). */
+export interface ActionOptions {
+  title?: string;
+  description?: string;
+  input?: DataSchema;
+  output?: DataSchema;
+  /** `false`: the action answers 201 with a status resource (query, cancel). */
+  synchronous?: boolean;
+  safe?: boolean;
+  idempotent?: boolean;
+  [member: string]: unknown;
+}
+
+/** An event affordance's members (TD spelling). */
+export interface EventOptions {
+  title?: string;
+  description?: string;
+  data?: DataSchema;
+  [member: string]: unknown;
+}
+
+/** A link of a TD. */
+export interface Link {
+  href: string;
+  rel?: string;
+  type?: string;
+  hreflang?: string | string[];
+  [member: string]: unknown;
+}
+
+/** Builds an `lmos:Agent`, `lmos:Tool` or plain thing description. */
+export declare class ThingBuilder {
+  static agent(title: string): ThingBuilder;
+  static tool(title: string): ThingBuilder;
+  static thing(title: string): ThingBuilder;
+  id(id: string): this;
+  description(text: string): this;
+  base(url: string): this;
+  version(instance: string): this;
+  /** Vendor metadata (`lmos:metadata`). */
+  vendor(name: string, url?: string | null): this;
+  /** Adds a semantic type (`@type`). */
+  type(semanticType: string): this;
+  /** Adds a top-level member from an extension vocabulary. */
+  member(name: string, value: JsonValue): this;
+  property(name: string, schema: DataSchema, options?: PropertyOptions): this;
+  action(name: string, affordance?: ActionOptions): this;
+  event(name: string, affordance?: EventOptions): this;
+  form(form: JsonObject): this;
+  link(link: Link): this;
+  security(name: string, scheme: JsonObject): this;
+  /** The finished TD (forms are added by the servient that exposes it). */
+  build(): ThingDescription;
+}
+
+/** `ThingBuilder.agent(title)`. */
+export declare function agent(title: string): ThingBuilder;
+/** `ThingBuilder.tool(title)`. */
+export declare function tool(title: string): ThingBuilder;
+/** `ThingBuilder.thing(title)`. */
+export declare function thing(title: string): ThingBuilder;
+
+/** What a handler learns about the interaction that called it. */
+export interface InteractionContext {
+  /** The W3C trace context the handler runs in (the caller's, or a new trace). */
+  readonly traceparent: string | null;
+  readonly tracestate: string | null;
+  /** The action instance id, for asynchronous actions. */
+  readonly actionId: string | null;
+  /** Aborted when the caller cancels the action or goes away. */
+  readonly signal: AbortSignal;
+}
+
+/** The context of the handler the calling code runs in, if any. */
+export declare function currentContext(): InteractionContext | null;
+
+export type PropertyReadHandler = (context: InteractionContext) => unknown | Promise<unknown>;
+export type PropertyWriteHandler<T = any> = (value: T, context: InteractionContext) => void | Promise<void>;
+export type ActionHandler<I = any, O = unknown> = (input: I, context: InteractionContext) => O | Promise<O>;
+export type ActionStreamHandler<I = any, P = unknown, O = unknown> = (
+  input: I,
+  context: InteractionContext,
+) => AsyncIterator<P, O, undefined> | AsyncIterable<P>;
+
+/** A thing this process serves. */
+export declare class ExposedThing {
+  private constructor();
+  readonly slug: string;
+  readonly title: string;
+  /** The TD as served (absolute hrefs once the servient has started). */
+  readonly td: ThingDescription;
+  /** The URL of the TD, once the servient has started (or has a public base URL). */
+  readonly tdUrl: string | null;
+  readonly propertyNames: string[];
+  /** Stores a property value (checked against its schema) and notifies observers. */
+  setProperty(name: string, value: unknown): this;
+  /** The stored value of a property. */
+  propertyValue(name: string): any;
+  /** Emits an event (data checked against its schema) to every subscriber. */
+  emitEvent(name: string, data?: unknown): this;
+  onPropertyRead(name: string, handler: PropertyReadHandler): this;
+  onPropertyWrite(name: string, handler: PropertyWriteHandler): this;
+  /** An async function returns the output; an async generator function yields progress and returns the output. */
+  onAction(name: string, handler: ActionHandler | ActionStreamHandler): this;
+  onActionStream(name: string, handler: ActionStreamHandler): this;
+}
+
+/** What `onInternalError` receives: errors callers only see as "internal error". */
+export interface InternalError {
+  thing: string;
+  affordance: string;
+  code: string;
+  message: string;
+}
+
+/** Options of a `Servient`. */
+export interface ServientOptions {
+  /** HTTP port (default 8080; 0 picks a free one). */
+  httpPort?: number;
+  /** Address to listen on (default 127.0.0.1). */
+  host?: string;
+  /** The URL under which clients reach the server root, if not the bound address. */
+  publicBaseUrl?: string;
+  /** Largest accepted request body in bytes (default 1 MiB). */
+  maxBodyBytes?: number;
+  longPollTimeoutMs?: number;
+  /** How long a finished asynchronous action stays queryable. */
+  actionRetentionMs?: number;
+  /** How long a cancelled handler may run on to clean up. */
+  cancelGraceMs?: number;
+  /** Receives failed handlers' errors (default: printed on standard error). */
+  onInternalError?: (error: InternalError) => void | Promise<void>;
+}
+
+/** Addresses a started servient listens on. */
+export interface BoundAddresses {
+  http: { host: string; port: number } | null;
+}
+
+/** Hosts exposed things on one HTTP port. */
+export declare class Servient {
+  constructor(options?: ServientOptions);
+  /** Hosts a thing; its forms are replaced by this servient's. */
+  expose(td: ThingDescription | ThingBuilder): ExposedThing;
+  /** Stops hosting the thing at `slug`; whether there was one. */
+  destroy(slug: string): boolean;
+  readonly things: ExposedThing[];
+  /** Binds the HTTP port and serves. */
+  start(): Promise<BoundAddresses>;
+  readonly addresses: BoundAddresses;
+  readonly baseUrl: string | null;
+  /** Stops serving; the process can then exit. */
+  close(): Promise<void>;
+  /** Same as `close()`. */
+  shutdown(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** An update of a streamed action: progress values, then the output. */
+export type ActionUpdate<P = any, O = any> = { type: "progress"; value: P } | { type: "output"; value: O };
+
+/** The status resource of an asynchronous action (`queryaction`). */
+export interface ActionStatus {
+  id?: string;
+  status: "pending" | "running" | "completed" | "failed" | "cancelled";
+  progress?: any;
+  output?: any;
+  error?: JsonObject;
+  href?: string;
+  timeRequested?: string;
+  timeEnded?: string;
+}
+
+/** An async iterator of values from the Rust core; `return()`/`close()` cancels it. */
+export declare class Stream<T> implements AsyncIterableIterator<T> {
+  private constructor();
+  next(): Promise<IteratorResult<T, undefined>>;
+  return(value?: any): Promise<IteratorResult<T, any>>;
+  close(): Promise<void>;
+  [Symbol.asyncIterator](): Stream<T>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** The handle of an invoked action. */
+export declare class ActionHandle {
+  private constructor();
+  readonly action: string;
+  readonly isAsync: boolean;
+  readonly statusUrl: string | null;
+  query(): Promise<ActionStatus>;
+  cancel(): Promise<void>;
+  output(): Promise<any>;
+  updates(): Stream<ActionUpdate>;
+}
+
+/** How a `ConsumedThing` picks forms and checks payloads. */
+export interface ConsumeOptions {
+  /** URI schemes in order of preference (`http` also matches `https`). */
+  protocols?: string[];
+  /** Content types in order of preference (default: application/json first). */
+  contentTypes?: string[];
+  /** Streaming subprotocols in order of preference (default: sse, then longpoll). */
+  subprotocols?: Array<"sse" | "longpoll">;
+  /** Check values the thing returns against the TD (default true). */
+  validateOutputs?: boolean;
+  /** Check inputs against the TD before sending (default true). */
+  validateInputs?: boolean;
+  /** Bound on each non-streaming request in ms (default 30000; 0 = none). */
+  timeoutMs?: number;
+  /** Pause between polls of an action status (default 200 ms). */
+  pollIntervalMs?: number;
+  maxResponseBytes?: number;
+}
+
+/** A thing this process calls. */
+export declare class ConsumedThing {
+  private constructor();
+  static fromUrl(url: string, options?: ConsumeOptions): Promise<ConsumedThing>;
+  static fromTd(td: ThingDescription | string, options?: ConsumeOptions): ConsumedThing;
+  readonly td: ThingDescription;
+  readProperty<T = any>(name: string): Promise<T>;
+  writeProperty(name: string, value: unknown): Promise<void>;
+  readAllProperties(): Promise<{ [name: string]: any }>;
+  writeMultipleProperties(values: { [name: string]: unknown }): Promise<void>;
+  invokeAction<O = any>(name: string, input?: unknown): Promise<O>;
+  invokeActionStream<P = any, O = any>(name: string, input?: unknown): Promise<Stream<ActionUpdate<P, O>>>;
+  startAction(name: string, input?: unknown): Promise<ActionHandle>;
+  observeProperty<T = any>(name: string): Promise<Stream<T>>;
+  subscribeEvent<T = any>(name: string): Promise<Stream<T>>;
+}
+
+/** Consumes a thing from the URL of its TD, or from a TD object. */
+export declare function consume(target: string | ThingDescription, options?: ConsumeOptions): Promise<ConsumedThing>;
+
+/** Options every lmos error takes. */
+export interface LmosErrorOptions {
+  code?: string;
+  cause?: unknown;
+  [field: string]: unknown;
+}
+
+/** Base class of every error lmos throws. */
+export declare class LmosError extends Error {
+  constructor(message?: string, options?: LmosErrorOptions);
+  /** Stable machine-readable code (`not_found`, `remote_error`, ...). */
+  code: string;
+}
+export declare class InvalidThingDescription extends LmosError {
+  report: ValidationReport | null;
+}
+export declare class InvalidPayload extends LmosError {
+  violations: PayloadViolation[] | null;
+}
+/** Throw from a handler to refuse an input with a message the caller sees (HTTP 400). */
+export declare class InvalidInput extends InvalidPayload {}
+export declare class InvalidOutput extends InvalidPayload {}
+export declare class ConfigurationError extends LmosError {}
+export declare class BindError extends LmosError {
+  address: string | null;
+}
+export declare class NotFound extends LmosError {
+  /** `thing`, `property`, `action`, `event` or `action instance`. */
+  kind: string | null;
+  target: string | null;
+}
+export declare class NotAllowed extends LmosError {
+  affordance: string | null;
+  operation: string | null;
+}
+export declare class BadRequest extends LmosError {}
+export declare class HandlerFailed extends LmosError {}
+export declare class NoForm extends LmosError {
+  operation: string | null;
+  affordance: string | null;
+}
+export declare class RemoteError extends LmosError {
+  /** HTTP status code. */
+  status: number | null;
+  title: string | null;
+  detail: string | null;
+  /** The problem document (application/problem+json), if the thing sent one. */
+  problem: JsonObject | null;
+}
+export declare class TransportError extends LmosError {}
+export declare class CodecError extends LmosError {}
+export declare class ActionFailed extends LmosError {
+  title: string | null;
+  problem: JsonObject | null;
+}
+/** Throw from a handler that stops because the action was cancelled. */
+export declare class ActionCancelled extends LmosError {}
+export declare class ActionFinished extends LmosError {}
+export declare class TraceError extends LmosError {}
+export declare class Closed extends LmosError {}
+
+declare const lmos: {
+  version: typeof version;
+  validate: typeof validate;
+  parseTd: typeof parseTd;
+  checkPayload: typeof checkPayload;
+  ThingBuilder: typeof ThingBuilder;
+  agent: typeof agent;
+  tool: typeof tool;
+  thing: typeof thing;
+  Servient: typeof Servient;
+  ExposedThing: typeof ExposedThing;
+  currentContext: typeof currentContext;
+  consume: typeof consume;
+  ConsumedThing: typeof ConsumedThing;
+  ActionHandle: typeof ActionHandle;
+  Stream: typeof Stream;
+  LmosError: typeof LmosError;
+  InvalidThingDescription: typeof InvalidThingDescription;
+  InvalidPayload: typeof InvalidPayload;
+  InvalidInput: typeof InvalidInput;
+  InvalidOutput: typeof InvalidOutput;
+  ConfigurationError: typeof ConfigurationError;
+  BindError: typeof BindError;
+  NotFound: typeof NotFound;
+  NotAllowed: typeof NotAllowed;
+  BadRequest: typeof BadRequest;
+  HandlerFailed: typeof HandlerFailed;
+  NoForm: typeof NoForm;
+  RemoteError: typeof RemoteError;
+  TransportError: typeof TransportError;
+  CodecError: typeof CodecError;
+  ActionFailed: typeof ActionFailed;
+  ActionCancelled: typeof ActionCancelled;
+  ActionFinished: typeof ActionFinished;
+  TraceError: typeof TraceError;
+  Closed: typeof Closed;
+};
+export default lmos;
+
+// Only the declarations above marked `export` are exported.
+export {};

@@ -1,0 +1,840 @@
+// lmos: publish, discover and call AI agents and tools through the LMOS Protocol, from Node.js.
+//
+// The protocol lives in the Rust core (loaded as the native addon lmos.node); this file only
+// converts values (JSON text across the boundary), maps errors to Error subclasses with a
+// `code`, and bridges async: handlers are async functions called from Rust, streams are async
+// iterators pulled from Rust.
+"use strict";
+
+const path = require("node:path");
+const { AsyncLocalStorage } = require("node:async_hooks");
+
+function loadNative() {
+  const file = path.join(__dirname, "lmos.node");
+  try {
+    return require(file);
+  } catch (error) {
+    const hint =
+      error && error.code === "MODULE_NOT_FOUND"
+        ? "the native addon was not built (did npm skip the install script? see `npm approve-scripts`); " +
+          `build it with: node ${path.join(__dirname, "scripts", "build-native.js")}`
+        : error.message;
+    throw new Error(`lmos: cannot load the native addon ${file}: ${hint}`, { cause: error });
+  }
+}
+
+const native = loadNative();
+
+// ----- errors ------------------------------------------------------------------------------
+
+/** Base class of every error lmos throws; `code` is a stable machine-readable code. */
+class LmosError extends Error {
+  constructor(message, options = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = options.code ?? new.target.code;
+  }
+}
+LmosError.code = "lmos_error";
+
+function errorClass(name, code, parent = LmosError, fields = []) {
+  const Class = {
+    [name]: class extends parent {
+      constructor(message, options = {}) {
+        super(message, options);
+        for (const field of fields) this[field] = options[field] ?? null;
+      }
+    },
+  }[name];
+  Class.code = code;
+  return Class;
+}
+
+/** A Thing Description is not valid; `report` holds every problem. */
+const InvalidThingDescription = errorClass("InvalidThingDescription", "invalid_td", LmosError, ["report"]);
+/** A value does not match its data schema; `violations` lists every broken rule. */
+const InvalidPayload = errorClass("InvalidPayload", "invalid_payload", LmosError, ["violations"]);
+/**
+ * An input (property value, action input) breaks its schema. Throw it from a handler to refuse
+ * an input with a message the caller sees (HTTP 400).
+ */
+const InvalidInput = errorClass("InvalidInput", "invalid_input", InvalidPayload);
+/** A value a thing returned breaks the schema its TD promises. */
+const InvalidOutput = errorClass("InvalidOutput", "invalid_output", InvalidPayload);
+/** Unusable configuration: a bad public base URL, a duplicate thing, an uncompilable schema. */
+const ConfigurationError = errorClass("ConfigurationError", "invalid_config");
+/** A server port could not be bound. */
+const BindError = errorClass("BindError", "bind_failed", LmosError, ["address"]);
+/** No thing, property, action, event or action instance with that name. */
+const NotFound = errorClass("NotFound", "not_found", LmosError, ["kind", "target"]);
+/** The affordance does not allow the operation (e.g. writing a read-only property). */
+const NotAllowed = errorClass("NotAllowed", "not_allowed", LmosError, ["affordance", "operation"]);
+/** A request that cannot be read, or an input a handler refused. */
+const BadRequest = errorClass("BadRequest", "bad_request");
+/** A handler failed. */
+const HandlerFailed = errorClass("HandlerFailed", "handler_failed");
+/** The TD has no form for the operation that the consume options allow. */
+const NoForm = errorClass("NoForm", "no_form", LmosError, ["operation", "affordance"]);
+/** The thing answered with an error status; `status`, `title`, `detail`, `problem` tell more. */
+const RemoteError = errorClass("RemoteError", "remote_error", LmosError, ["status", "title", "detail", "problem"]);
+/** The thing could not be reached, the connection broke or the request timed out. */
+const TransportError = errorClass("TransportError", "transport");
+/** A payload could not be encoded or decoded. */
+const CodecError = errorClass("CodecError", "codec");
+/** An asynchronous action ended in failure; `problem` holds the problem document. */
+const ActionFailed = errorClass("ActionFailed", "action_failed", LmosError, ["title", "problem"]);
+/** The action was cancelled. Throw it from a handler that stops because of a cancellation. */
+const ActionCancelled = errorClass("ActionCancelled", "action_cancelled");
+/** The action had already finished when it was cancelled. */
+const ActionFinished = errorClass("ActionFinished", "action_finished");
+/** A W3C trace context could not be read or made. */
+const TraceError = errorClass("TraceError", "trace");
+/** The servient or the stream was shut down. */
+const Closed = errorClass("Closed", "closed");
+
+const ERROR_CLASSES = {
+  invalid_td: InvalidThingDescription,
+  invalid_payload: InvalidPayload,
+  invalid_input: InvalidInput,
+  invalid_output: InvalidOutput,
+  invalid_config: ConfigurationError,
+  duplicate_thing: ConfigurationError,
+  invalid_schema: ConfigurationError,
+  bind_failed: BindError,
+  not_found: NotFound,
+  not_allowed: NotAllowed,
+  bad_request: BadRequest,
+  handler_failed: HandlerFailed,
+  no_form: NoForm,
+  remote_error: RemoteError,
+  transport: TransportError,
+  codec: CodecError,
+  action_failed: ActionFailed,
+  action_cancelled: ActionCancelled,
+  action_finished: ActionFinished,
+  trace: TraceError,
+  closed: Closed,
+};
+
+// The native addon encodes its errors as {"lmos": code, "message", "details"} in the message.
+function convertError(error) {
+  if (!(error instanceof Error) || error instanceof LmosError) return error;
+  const text = error.message;
+  if (typeof text !== "string" || !text.startsWith('{"lmos":')) return error;
+  let encoded;
+  try {
+    encoded = JSON.parse(text);
+  } catch {
+    return error;
+  }
+  const { lmos: code, message, details = {} } = encoded;
+  if (code === "type_error") return new TypeError(message);
+  const Class = ERROR_CLASSES[code] ?? LmosError;
+  const converted = new Class(message, { ...details, code });
+  for (const [key, value] of Object.entries(details)) {
+    if (value !== undefined) converted[key] = value;
+  }
+  return converted;
+}
+
+function sync(f) {
+  try {
+    return f();
+  } catch (error) {
+    throw convertError(error);
+  }
+}
+
+async function later(promise) {
+  try {
+    return await promise;
+  } catch (error) {
+    throw convertError(error);
+  }
+}
+
+// JSON text for the native side; `undefined` travels as null.
+function toJson(value, what) {
+  let text;
+  try {
+    text = JSON.stringify(value === undefined ? null : value);
+  } catch (error) {
+    throw new TypeError(`${what} cannot be sent as JSON: ${error.message}`);
+  }
+  if (text === undefined) throw new TypeError(`${what} cannot be sent as JSON`);
+  return text;
+}
+
+const fromJson = (text) => (text == null ? text : JSON.parse(text));
+
+function checkName(name, what) {
+  if (typeof name !== "string") throw new TypeError(`${what} must be a string`);
+  return name;
+}
+
+// ----- Thing Descriptions --------------------------------------------------------------------
+
+/**
+ * Validates a Thing Description (an object, or JSON text: problems then carry line and column).
+ * Returns the report `{valid, kind, problems}`; never throws for an invalid document.
+ */
+function validate(td) {
+  if (typeof td === "string") return JSON.parse(sync(() => native.validate(td, true)));
+  if (Buffer.isBuffer(td) || td instanceof Uint8Array) {
+    return JSON.parse(sync(() => native.validate(Buffer.from(td).toString("utf8"), true)));
+  }
+  return JSON.parse(sync(() => native.validate(toJson(td, "the document"), false)));
+}
+
+/** Parses and validates a TD; returns it as a plain object or throws InvalidThingDescription. */
+function parseTd(td) {
+  const text = typeof td === "string" ? td : toJson(td, "the document");
+  return JSON.parse(sync(() => native.parseTd(text)));
+}
+
+/** Checks `value` against a data schema; throws InvalidPayload listing every violation. */
+function checkPayload(schema, value) {
+  sync(() => native.checkPayload(toJson(schema, "the schema"), toJson(value, "the value")));
+}
+
+const PROPERTY_FLAGS = { readOnly: "readOnly", writeOnly: "writeOnly" };
+
+/** Builds an agent, tool or thing description step by step; `build()` gives the TD object. */
+class ThingBuilder {
+  constructor(kind, title) {
+    checkName(title, "the title");
+    this._native = sync(() => new native.NativeThingBuilder(kind, title));
+  }
+
+  static agent(title) {
+    return new ThingBuilder("agent", title);
+  }
+
+  static tool(title) {
+    return new ThingBuilder("tool", title);
+  }
+
+  static thing(title) {
+    return new ThingBuilder("thing", title);
+  }
+
+  _do(f) {
+    sync(() => f(this._native));
+    return this;
+  }
+
+  id(id) {
+    return this._do((b) => b.id(checkName(id, "the id")));
+  }
+
+  description(text) {
+    return this._do((b) => b.description(checkName(text, "the description")));
+  }
+
+  base(url) {
+    return this._do((b) => b.base(checkName(url, "the base")));
+  }
+
+  version(instance) {
+    return this._do((b) => b.version(checkName(instance, "the version")));
+  }
+
+  vendor(name, url) {
+    return this._do((b) => b.vendor(checkName(name, "the vendor name"), url ?? null));
+  }
+
+  type(semanticType) {
+    return this._do((b) => b.addType(checkName(semanticType, "the type")));
+  }
+
+  member(name, value) {
+    return this._do((b) => b.member(checkName(name, "the member name"), toJson(value, "the member")));
+  }
+
+  property(name, schema, options = {}) {
+    const affordance = { ...schema };
+    for (const [option, member] of Object.entries(PROPERTY_FLAGS)) {
+      if (options[option] !== undefined) affordance[member] = options[option];
+    }
+    for (const member of ["observable", "title", "description"]) {
+      if (options[member] !== undefined) affordance[member] = options[member];
+    }
+    return this._do((b) => b.property(checkName(name, "the property name"), toJson(affordance, "the property")));
+  }
+
+  action(name, affordance = {}) {
+    return this._do((b) => b.action(checkName(name, "the action name"), toJson(affordance, "the action")));
+  }
+
+  event(name, affordance = {}) {
+    return this._do((b) => b.event(checkName(name, "the event name"), toJson(affordance, "the event")));
+  }
+
+  form(form) {
+    return this._do((b) => b.form(toJson(form, "the form")));
+  }
+
+  link(link) {
+    return this._do((b) => b.link(toJson(link, "the link")));
+  }
+
+  security(name, scheme) {
+    return this._do((b) => b.security(checkName(name, "the security name"), toJson(scheme, "the scheme")));
+  }
+
+  build() {
+    return JSON.parse(sync(() => this._native.build()));
+  }
+}
+
+const agent = (title) => ThingBuilder.agent(title);
+const tool = (title) => ThingBuilder.tool(title);
+const thing = (title) => ThingBuilder.thing(title);
+
+// ----- handlers ---------------------------------------------------------------------------------
+
+// The context of the handler running now, so calls it makes continue its trace.
+const handlerContext = new AsyncLocalStorage();
+
+/** The InteractionContext of the handler this code runs in, if any. */
+function currentContext() {
+  return handlerContext.getStore() ?? null;
+}
+
+function traceArg() {
+  const context = handlerContext.getStore();
+  if (!context || !context.traceparent) return null;
+  return JSON.stringify({ traceparent: context.traceparent, tracestate: context.tracestate ?? null });
+}
+
+function makeContext(raw, signal) {
+  return Object.freeze({
+    traceparent: raw.traceparent ?? null,
+    tracestate: raw.tracestate ?? null,
+    actionId: raw.actionId ?? null,
+    signal,
+  });
+}
+
+// A handler's throw, as the reply the native side turns into a HandlerError.
+function failure(error, signal) {
+  if (error instanceof InvalidInput || error instanceof BadRequest) {
+    return { ok: false, kind: "invalid_input", message: String(error.message) };
+  }
+  if (error instanceof ActionCancelled || (signal && signal.aborted)) {
+    return { ok: false, kind: "cancelled", message: "cancelled" };
+  }
+  const message = error instanceof Error ? error.stack || error.message : String(error);
+  return { ok: false, kind: "failed", message };
+}
+
+function reply(value) {
+  return JSON.stringify(value);
+}
+
+function valueReply(value, extra = {}) {
+  try {
+    return JSON.stringify({ ok: true, ...extra, value: value === undefined ? null : value });
+  } catch (error) {
+    return reply({ ok: false, kind: "failed", message: `the handler's result is not JSON: ${error.message}` });
+  }
+}
+
+// One callback per registration: runs `invoke` requests, aborts them on request.
+function singleBridge(run) {
+  const running = new Map();
+  return async (text) => {
+    const request = JSON.parse(text);
+    if (request.op === "abort") {
+      running.get(request.id)?.abort(new ActionCancelled("the action was cancelled"));
+      return reply({ ok: true });
+    }
+    const controller = new AbortController();
+    running.set(request.id, controller);
+    const context = makeContext(request.context ?? {}, controller.signal);
+    try {
+      const value = await handlerContext.run(context, () => run(request, context));
+      return valueReply(value);
+    } catch (error) {
+      return reply(failure(error, controller.signal));
+    } finally {
+      running.delete(request.id);
+    }
+  };
+}
+
+function isAsyncIterator(value) {
+  return value != null && typeof value.next === "function" && typeof value[Symbol.asyncIterator] === "function";
+}
+
+// One callback per registration of a progress-reporting action: `start` calls the async
+// generator function, `next` pulls one update, `abort` signals cancellation, `return` stops it.
+function streamBridge(handler) {
+  const running = new Map();
+  return async (text) => {
+    const request = JSON.parse(text);
+    const entry = running.get(request.id);
+    switch (request.op) {
+      case "start": {
+        const controller = new AbortController();
+        const context = makeContext(request.context ?? {}, controller.signal);
+        try {
+          let iterator = handlerContext.run(context, () => handler(request.input, context));
+          if (!isAsyncIterator(iterator) && iterator != null && typeof iterator[Symbol.asyncIterator] === "function") {
+            iterator = iterator[Symbol.asyncIterator]();
+          }
+          if (iterator == null || typeof iterator.next !== "function") {
+            throw new TypeError("a streaming action handler must return an async iterator (use an async generator function)");
+          }
+          running.set(request.id, { iterator, controller, context });
+          return reply({ ok: true });
+        } catch (error) {
+          return reply(failure(error, controller.signal));
+        }
+      }
+      case "next": {
+        if (!entry) return reply({ ok: false, kind: "failed", message: "no such running action" });
+        try {
+          const step = await handlerContext.run(entry.context, () => entry.iterator.next());
+          if (step.done) running.delete(request.id);
+          return valueReply(step.value, { done: Boolean(step.done) });
+        } catch (error) {
+          running.delete(request.id);
+          return reply(failure(error, entry.controller.signal));
+        }
+      }
+      case "abort":
+        entry?.controller.abort(new ActionCancelled("the action was cancelled"));
+        return reply({ ok: true });
+      case "return":
+        if (entry) {
+          running.delete(request.id);
+          entry.controller.abort(new ActionCancelled("the caller went away"));
+          try {
+            if (typeof entry.iterator.return === "function") await entry.iterator.return(undefined);
+          } catch {
+            // The generator's own clean-up failed; nobody is waiting for its result any more.
+          }
+        }
+        return reply({ ok: true });
+      default:
+        return reply({ ok: false, kind: "failed", message: `unknown request ${request.op}` });
+    }
+  };
+}
+
+function checkHandler(handler) {
+  if (typeof handler !== "function") throw new TypeError("a handler must be a function");
+  return handler;
+}
+
+const isAsyncGeneratorFunction = (f) =>
+  typeof f === "function" && Object.prototype.toString.call(f) === "[object AsyncGeneratorFunction]";
+
+// ----- serving --------------------------------------------------------------------------------
+
+/** A thing this process serves: handlers, stored property values, events. */
+class ExposedThing {
+  constructor(nativeThing) {
+    this._native = nativeThing;
+  }
+
+  /** The URL path segment of the thing (its TD is served at `/{slug}`). */
+  get slug() {
+    return this._native.slug;
+  }
+
+  get title() {
+    return this._native.title;
+  }
+
+  /** The TD as served (absolute hrefs once the servient has started). */
+  get td() {
+    return JSON.parse(this._native.td());
+  }
+
+  /** The URL of the TD, once the servient has started (or has a public base URL). */
+  get tdUrl() {
+    return this._native.tdUrl();
+  }
+
+  get propertyNames() {
+    return this._native.propertyNames();
+  }
+
+  /** Stores a property value (checked against its schema) and notifies observers. */
+  setProperty(name, value) {
+    sync(() => this._native.setProperty(checkName(name, "the property name"), toJson(value, "the value")));
+    return this;
+  }
+
+  /** The stored value of a property (no read handler is called). */
+  propertyValue(name) {
+    return JSON.parse(sync(() => this._native.propertyValue(checkName(name, "the property name"))));
+  }
+
+  /** Emits an event (data checked against its schema) to every subscriber. */
+  emitEvent(name, data) {
+    sync(() => this._native.emitEvent(checkName(name, "the event name"), toJson(data, "the event data")));
+    return this;
+  }
+
+  /** `handler(context)` produces the property's value when it is read. */
+  onPropertyRead(name, handler) {
+    checkHandler(handler);
+    const bridge = singleBridge((_request, context) => handler(context));
+    sync(() => this._native.onPropertyRead(checkName(name, "the property name"), bridge));
+    return this;
+  }
+
+  /** `handler(value, context)` accepts a written value (already checked against the schema). */
+  onPropertyWrite(name, handler) {
+    checkHandler(handler);
+    const bridge = singleBridge((request, context) => handler(request.value, context));
+    sync(() => this._native.onPropertyWrite(checkName(name, "the property name"), bridge));
+    return this;
+  }
+
+  /**
+   * `handler(input, context)` runs the action. An async function returns the output; an async
+   * generator function yields progress values and returns the output.
+   */
+  onAction(name, handler) {
+    checkHandler(handler);
+    if (isAsyncGeneratorFunction(handler)) return this.onActionStream(name, handler);
+    const bridge = singleBridge((request, context) => handler(request.input, context));
+    sync(() => this._native.onAction(checkName(name, "the action name"), bridge));
+    return this;
+  }
+
+  /** `handler(input, context)` returns an async iterator: progress values, then the output. */
+  onActionStream(name, handler) {
+    checkHandler(handler);
+    sync(() => this._native.onActionStream(checkName(name, "the action name"), streamBridge(handler)));
+    return this;
+  }
+}
+
+const SERVIENT_OPTIONS = [
+  "httpPort",
+  "host",
+  "publicBaseUrl",
+  "maxBodyBytes",
+  "longPollTimeoutMs",
+  "actionRetentionMs",
+  "cancelGraceMs",
+];
+
+/** Hosts exposed things on one HTTP port (port 0 picks a free one). */
+class Servient {
+  constructor(options = {}) {
+    const settings = {};
+    for (const key of Object.keys(options)) {
+      if (key === "onInternalError") continue;
+      if (!SERVIENT_OPTIONS.includes(key)) throw new TypeError(`unknown servient option ${key}`);
+      if (options[key] !== undefined) settings[key] = options[key];
+    }
+    let hook = null;
+    if (options.onInternalError !== undefined) {
+      const report = checkHandler(options.onInternalError);
+      hook = async (text) => {
+        try {
+          await report(JSON.parse(text));
+        } catch {
+          // A failing error hook must not take the server down.
+        }
+        return "null";
+      };
+    }
+    this._native = sync(() => new native.NativeServient(JSON.stringify(settings), hook));
+    this._keepAlive = null;
+  }
+
+  /** Hosts a thing (a TD object or a ThingBuilder); returns its ExposedThing. */
+  expose(td) {
+    const description = td instanceof ThingBuilder ? td.build() : td;
+    if (description === null || typeof description !== "object") {
+      throw new TypeError("expose() takes a Thing Description object or a ThingBuilder");
+    }
+    return new ExposedThing(sync(() => this._native.expose(toJson(description, "the Thing Description"))));
+  }
+
+  /** Stops hosting the thing at `slug`; whether there was one. */
+  destroy(slug) {
+    return this._native.destroy(checkName(slug, "the slug"));
+  }
+
+  get things() {
+    return this._native.things().map((t) => new ExposedThing(t));
+  }
+
+  /** Binds the HTTP port and serves; resolves to the bound addresses. */
+  async start() {
+    await later(this._native.start());
+    // The Rust server does not hold the event loop; this timer keeps the process alive while
+    // serving, and close() clears it so the process can exit.
+    if (this._keepAlive === null) this._keepAlive = setInterval(() => {}, 1 << 30);
+    return this.addresses;
+  }
+
+  /** `{http: {host, port}}` once started, else `{http: null}`. */
+  get addresses() {
+    const bound = this._native.httpAddress();
+    if (bound == null) return { http: null };
+    const colon = bound.lastIndexOf(":");
+    const host = bound.slice(0, colon).replace(/^\[(.*)\]$/, "$1");
+    return { http: { host, port: Number(bound.slice(colon + 1)) } };
+  }
+
+  /** The base URL form hrefs are made from, once known. */
+  get baseUrl() {
+    return this._native.baseUrl();
+  }
+
+  /** Stops serving: no new connections, open streams are closed. */
+  async close() {
+    if (this._keepAlive !== null) {
+      clearInterval(this._keepAlive);
+      this._keepAlive = null;
+    }
+    await later(this._native.shutdown());
+  }
+
+  /** Same as close(). */
+  shutdown() {
+    return this.close();
+  }
+
+  async [Symbol.asyncDispose]() {
+    await this.close();
+  }
+}
+
+// ----- consuming ------------------------------------------------------------------------------
+
+/** An async iterator over values from Rust; `return()` (or `close()`) cancels the stream. */
+class Stream {
+  constructor(nativeStream) {
+    this._native = nativeStream;
+    this._done = false;
+  }
+
+  async next() {
+    if (this._done) return { done: true, value: undefined };
+    let text;
+    try {
+      text = await this._native.next();
+    } catch (error) {
+      this._done = true;
+      throw convertError(error);
+    }
+    if (text == null) {
+      this._done = true;
+      return { done: true, value: undefined };
+    }
+    return { done: false, value: JSON.parse(text) };
+  }
+
+  async return(value) {
+    this._done = true;
+    await later(this._native.close());
+    return { done: true, value };
+  }
+
+  /** Cancels the stream (unobserve, unsubscribe, stop following the action). */
+  async close() {
+    await this.return(undefined);
+  }
+
+  [Symbol.asyncIterator]() {
+    return this;
+  }
+
+  async [Symbol.asyncDispose]() {
+    await this.close();
+  }
+}
+
+/** The handle of an invoked action: its output, or the status resource of an asynchronous one. */
+class ActionHandle {
+  constructor(nativeHandle) {
+    this._native = nativeHandle;
+  }
+
+  get action() {
+    return this._native.action;
+  }
+
+  /** Whether the action runs asynchronously (the thing answered with a status resource). */
+  get isAsync() {
+    return this._native.isAsync;
+  }
+
+  get statusUrl() {
+    return this._native.statusUrl;
+  }
+
+  /** `queryaction`: the current status `{status, progress?, output?, error?, ...}`. */
+  async query() {
+    return fromJson(await later(this._native.query(traceArg())));
+  }
+
+  /** `cancelaction`. */
+  async cancel() {
+    await later(this._native.cancel(traceArg()));
+  }
+
+  /** Waits for the output. */
+  async output() {
+    return fromJson(await later(this._native.output(traceArg())));
+  }
+
+  /** The updates from now on: `{type: "progress", value}` items, then `{type: "output", value}`. */
+  updates() {
+    return new Stream(sync(() => this._native.updates(traceArg())));
+  }
+}
+
+const CONSUME_OPTIONS = [
+  "protocols",
+  "contentTypes",
+  "subprotocols",
+  "validateOutputs",
+  "validateInputs",
+  "timeoutMs",
+  "pollIntervalMs",
+  "maxResponseBytes",
+];
+
+function consumeOptions(options = {}) {
+  const settings = {};
+  for (const key of Object.keys(options)) {
+    if (!CONSUME_OPTIONS.includes(key)) throw new TypeError(`unknown consume option ${key}`);
+    if (options[key] !== undefined) settings[key] = options[key];
+  }
+  return JSON.stringify(settings);
+}
+
+/** A thing this process calls, following the forms of its TD. */
+class ConsumedThing {
+  constructor(nativeThing) {
+    this._native = nativeThing;
+  }
+
+  /** Fetches the TD at `url` (validated) and consumes it. */
+  static async fromUrl(url, options) {
+    const settings = consumeOptions(options);
+    return new ConsumedThing(await later(native.consumeUrl(checkName(url, "the URL"), settings, traceArg())));
+  }
+
+  /** Consumes a TD object (validated). */
+  static fromTd(td, options) {
+    const settings = consumeOptions(options);
+    const text = typeof td === "string" ? td : toJson(td, "the Thing Description");
+    return new ConsumedThing(sync(() => native.consumeTd(text, settings)));
+  }
+
+  /** The TD. */
+  get td() {
+    return JSON.parse(this._native.td());
+  }
+
+  async readProperty(name) {
+    return fromJson(await later(this._native.readProperty(checkName(name, "the property name"), traceArg())));
+  }
+
+  async writeProperty(name, value) {
+    const text = toJson(value, "the value");
+    await later(this._native.writeProperty(checkName(name, "the property name"), text, traceArg()));
+  }
+
+  async readAllProperties() {
+    return fromJson(await later(this._native.readAllProperties(traceArg())));
+  }
+
+  async writeMultipleProperties(values) {
+    if (values === null || typeof values !== "object" || Array.isArray(values)) {
+      throw new TypeError("writeMultipleProperties() takes an object of property values");
+    }
+    await later(this._native.writeMultipleProperties(toJson(values, "the values"), traceArg()));
+  }
+
+  /** Invokes an action and waits for its output (polling an asynchronous action's status). */
+  async invokeAction(name, input) {
+    const text = toJson(input, "the input");
+    return fromJson(await later(this._native.invokeAction(checkName(name, "the action name"), text, traceArg())));
+  }
+
+  /** Invokes an action; resolves to an async iterator of progress updates ending with the output. */
+  async invokeActionStream(name, input) {
+    const text = toJson(input, "the input");
+    return new Stream(await later(this._native.invokeActionStream(checkName(name, "the action name"), text, traceArg())));
+  }
+
+  /** Invokes an action and resolves to its handle (query, cancel, output, updates). */
+  async startAction(name, input) {
+    const text = toJson(input, "the input");
+    return new ActionHandle(await later(this._native.startAction(checkName(name, "the action name"), text, traceArg())));
+  }
+
+  /** Resolves once observing: an async iterator of the property's new values. */
+  async observeProperty(name) {
+    return new Stream(await later(this._native.observeProperty(checkName(name, "the property name"), traceArg())));
+  }
+
+  /** Resolves once subscribed: an async iterator of the event's data. */
+  async subscribeEvent(name) {
+    return new Stream(await later(this._native.subscribeEvent(checkName(name, "the event name"), traceArg())));
+  }
+}
+
+/** Consumes a thing from the URL of its TD, or from a TD object. */
+async function consume(target, options) {
+  if (typeof target === "string") return ConsumedThing.fromUrl(target, options);
+  return ConsumedThing.fromTd(target, options);
+}
+
+module.exports = {
+  version: native.version(),
+  // TD
+  validate,
+  parseTd,
+  checkPayload,
+  ThingBuilder,
+  agent,
+  tool,
+  thing,
+  // serving
+  Servient,
+  ExposedThing,
+  currentContext,
+  // consuming
+  consume,
+  ConsumedThing,
+  ActionHandle,
+  Stream,
+  // errors
+  LmosError,
+  InvalidThingDescription,
+  InvalidPayload,
+  InvalidInput,
+  InvalidOutput,
+  ConfigurationError,
+  BindError,
+  NotFound,
+  NotAllowed,
+  BadRequest,
+  HandlerFailed,
+  NoForm,
+  RemoteError,
+  TransportError,
+  CodecError,
+  ActionFailed,
+  ActionCancelled,
+  ActionFinished,
+  TraceError,
+  Closed,
+};
+
+// `import lmos from "lmos"` and `require("lmos").default` give the same object.
+module.exports.default = module.exports;

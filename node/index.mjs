@@ -1,0 +1,42 @@
+// ES module entry point: the same API as index.js (CommonJS), with named exports.
+import lmos from "./index.js";
+
+export const {
+  version,
+  validate,
+  parseTd,
+  checkPayload,
+  ThingBuilder,
+  agent,
+  tool,
+  thing,
+  Servient,
+  ExposedThing,
+  currentContext,
+  consume,
+  ConsumedThing,
+  ActionHandle,
+  Stream,
+  LmosError,
+  InvalidThingDescription,
+  InvalidPayload,
+  InvalidInput,
+  InvalidOutput,
+  ConfigurationError,
+  BindError,
+  NotFound,
+  NotAllowed,
+  BadRequest,
+  HandlerFailed,
+  NoForm,
+  RemoteError,
+  TransportError,
+  CodecError,
+  ActionFailed,
+  ActionCancelled,
+  ActionFinished,
+  TraceError,
+  Closed,
+} = lmos;
+
+export default lmos;

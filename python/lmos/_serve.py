@@ -1,0 +1,219 @@
+"""Serving things: :class:`Servient` and :class:`ExposedThing`."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any, TypeVar
+
+from lmos import _handlers, _native
+from lmos._types import JSON
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class ExposedThing:
+    """A thing served by a :class:`Servient`: its handlers and stored values.
+
+    Handlers are ``async def`` functions (ordinary functions work too, but run on the event loop).
+    Each takes the value (property write) or input (action) first and, if it wants it, the
+    :class:`lmos.InteractionContext` second. Register them with the ``on_*`` methods or the
+    decorators::
+
+        @agent.action("getWeather")
+        async def get_weather(input):
+            return f"Sunny, as asked: {input['question']}"
+
+    An action handler written as an async generator reports progress: every value it yields is a
+    progress status, and ``yield lmos.Output(value)`` gives the output.
+
+    A handler that raises ``lmos.InvalidInput("why")`` refuses the input (the caller gets a 400
+    with that message); any other exception is logged with its traceback on the ``lmos`` logger and
+    the caller gets a 500 problem document that reveals nothing of it.
+    """
+
+    __slots__ = ("_native",)
+
+    def __init__(self, native: _native.ExposedThing) -> None:
+        self._native = native
+
+    def __repr__(self) -> str:
+        return f"<ExposedThing {self.title!r} at /{self.slug}>"
+
+    @property
+    def slug(self) -> str:
+        """The URL path segment of the thing (its TD is served at ``/{slug}``)."""
+        return self._native.slug
+
+    @property
+    def title(self) -> str:
+        """The thing's title."""
+        return self._native.title
+
+    @property
+    def td(self) -> dict[str, Any]:
+        """The TD as served (absolute hrefs once the servient has started)."""
+        return self._native.td
+
+    @property
+    def td_url(self) -> str | None:
+        """The URL of the TD, once the servient has started."""
+        return self._native.td_url
+
+    def property_names(self) -> list[str]:
+        """Names of the thing's properties."""
+        return self._native.property_names()
+
+    def set_property(self, name: str, value: JSON) -> None:
+        """Stores a property value (checked against its schema) and notifies observers."""
+        self._native.set_property(name, value)
+
+    def property_value(self, name: str) -> Any:
+        """The stored value of a property (no read handler runs)."""
+        return self._native.property_value(name)
+
+    def emit_event(self, name: str, data: JSON = None) -> None:
+        """Emits an event (data checked against its schema) to every subscriber."""
+        self._native.emit_event(name, data)
+
+    # ----- handler registration -----------------------------------------------------------
+
+    def on_property_read(self, name: str, handler: Callable[..., Any]) -> None:
+        """Makes ``handler([ctx])`` produce the value of property ``name``."""
+        self._native.on_property_read(name, _handlers.unary(handler, 1))
+
+    def on_property_write(self, name: str, handler: Callable[..., Any]) -> None:
+        """Makes ``handler(value[, ctx])`` accept writes of property ``name`` (the value is stored
+        and observers notified after it returns)."""
+        self._native.on_property_write(name, _handlers.unary(handler, 2))
+
+    def on_action(self, name: str, handler: Callable[..., Any]) -> None:
+        """Makes ``handler(input[, ctx])`` run action ``name``: its return value is the output, or,
+        for an async generator, its yields are progress and ``Output(value)`` the output."""
+        if _handlers.is_stream(handler):
+            self._native.on_action_stream(name, _handlers.stream(handler))
+        else:
+            self._native.on_action(name, _handlers.unary(handler, 2))
+
+    def property_read(self, name: str) -> Callable[[F], F]:
+        """Decorator form of :meth:`on_property_read`."""
+
+        def register(handler: F) -> F:
+            self.on_property_read(name, handler)
+            return handler
+
+        return register
+
+    def property_write(self, name: str) -> Callable[[F], F]:
+        """Decorator form of :meth:`on_property_write`."""
+
+        def register(handler: F) -> F:
+            self.on_property_write(name, handler)
+            return handler
+
+        return register
+
+    def action(self, name: str) -> Callable[[F], F]:
+        """Decorator form of :meth:`on_action`."""
+
+        def register(handler: F) -> F:
+            self.on_action(name, handler)
+            return handler
+
+        return register
+
+
+class Servient:
+    """Hosts exposed things on one HTTP port.
+
+    ``http_port=0`` picks a free port (read it from :attr:`http_address` after :meth:`start`).
+    Use it as an async context manager to start and shut down::
+
+        async with lmos.Servient(http_port=0) as servient:
+            agent = servient.expose(td)
+            ...
+            await servient.serve_forever()
+
+    Handlers run on the event loop the servient was started in.
+    """
+
+    __slots__ = ("_native",)
+
+    def __init__(
+        self,
+        *,
+        http_port: int = 8080,
+        host: str = "127.0.0.1",
+        public_base_url: str | None = None,
+        max_body_bytes: int | None = None,
+        long_poll_timeout: float | None = None,
+        action_retention: float | None = None,
+        cancel_grace: float | None = None,
+    ) -> None:
+        self._native = _native.Servient(
+            http_port=http_port,
+            host=host,
+            public_base_url=public_base_url,
+            max_body_bytes=max_body_bytes,
+            long_poll_timeout=long_poll_timeout,
+            action_retention=action_retention,
+            cancel_grace=cancel_grace,
+        )
+
+    def __repr__(self) -> str:
+        return f"<Servient {self.base_url or 'not started'}>"
+
+    def expose(self, td: dict[str, Any] | _native.ThingBuilder) -> ExposedThing:
+        """Hosts a thing described by ``td`` (a dict, or a builder from :func:`lmos.agent`); the
+        servient adds the forms. Things can be exposed before or after :meth:`start`."""
+        if isinstance(td, _native.ThingBuilder):
+            td = td.build()
+        return ExposedThing(self._native.expose(td))
+
+    def destroy(self, slug: str) -> bool:
+        """Stops hosting the thing at ``slug``; whether there was one."""
+        return self._native.destroy(slug)
+
+    def things(self) -> list[ExposedThing]:
+        """The exposed things."""
+        return [ExposedThing(native) for native in self._native.things()]
+
+    async def start(self) -> None:
+        """Binds the port and serves (in the background) until :meth:`shutdown`."""
+        await self._native.start()
+
+    async def shutdown(self) -> None:
+        """Stops serving: no new connections; open streams are closed."""
+        await self._native.shutdown()
+
+    async def serve_forever(self) -> None:
+        """Waits until the calling task is cancelled (Ctrl-C under :func:`asyncio.run`)."""
+        await asyncio.get_running_loop().create_future()
+
+    @property
+    def http_address(self) -> tuple[str, int] | None:
+        """``(host, port)`` of the HTTP listener, once started."""
+        return self._native.http_address
+
+    @property
+    def base_url(self) -> str | None:
+        """The base URL form hrefs are made from, once known."""
+        return self._native.base_url
+
+    async def __aenter__(self) -> Servient:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.shutdown()
+
+
+def current_context() -> _native.InteractionContext | None:
+    """The :class:`lmos.InteractionContext` of the handler running in this asyncio task, if any."""
+    return _native.current_context_var.get(None)
