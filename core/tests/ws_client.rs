@@ -299,3 +299,54 @@ async fn http_stays_the_default_and_ws_is_chosen_when_preferred() {
     assert_eq!(only_ws.read_property("status").await.unwrap(), "ready");
     things.servient.shutdown().await;
 }
+
+// tungstenite's handshake callback returns its (large) error response by value.
+#[allow(clippy::result_large_err)]
+#[tokio::test]
+async fn a_server_that_stops_answering_is_replaced() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    // A server that completes the handshake and then never reads again (so never answers pings).
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}/ws", listener.local_addr().unwrap());
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        let mut silent = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            if let Ok(socket) = tokio_tungstenite::accept_hdr_async(
+                stream,
+                |_: &tokio_tungstenite::tungstenite::handshake::server::Request,
+                 mut response: tokio_tungstenite::tungstenite::handshake::server::Response| {
+                    response.headers_mut().insert(
+                        "Sec-WebSocket-Protocol",
+                        "lmosprotocol".parse().unwrap(),
+                    );
+                    Ok(response)
+                },
+            )
+            .await
+            {
+                count.fetch_add(1, Ordering::SeqCst);
+                silent.push(socket);
+            }
+        }
+    });
+    let client = WsClient::connect(
+        &url,
+        WsClientOptions {
+            ping_interval: Duration::from_millis(50),
+            ..WsClientOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let replaced = tokio::time::timeout(Duration::from_secs(10), async {
+        while accepted.load(Ordering::SeqCst) < 2 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(replaced.is_ok(), "the dead connection was never replaced");
+    drop(client);
+}

@@ -41,6 +41,9 @@ pub struct WsClientOptions {
     pub max_backoff: Duration,
     /// Largest message accepted from the server (default 16 MiB).
     pub max_message_bytes: usize,
+    /// How often the client pings the server (default 30 s); a connection from which nothing
+    /// has arrived for two intervals counts as dead and is replaced.
+    pub ping_interval: Duration,
 }
 
 impl Default for WsClientOptions {
@@ -51,6 +54,7 @@ impl Default for WsClientOptions {
             min_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(5),
             max_message_bytes: 16 * 1024 * 1024,
+            ping_interval: Duration::from_secs(30),
         }
     }
 }
@@ -543,8 +547,20 @@ async fn run(
             }
         }
         reconnected = true;
+        let interval = options.ping_interval.max(Duration::from_millis(10));
+        let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+        let mut last_heard = tokio::time::Instant::now();
         loop {
             tokio::select! {
+                _ = ping.tick() => {
+                    // A server that stopped answering (no FIN, no frames) is replaced.
+                    if last_heard.elapsed() > interval * 2 {
+                        break;
+                    }
+                    if sink.send(Frame::Ping(b"lmos".to_vec().into())).await.is_err() {
+                        break;
+                    }
+                }
                 command = commands.recv() => match command {
                     None => {
                         let _ = sink.close().await;
@@ -565,19 +581,24 @@ async fn run(
                     }
                 },
                 frame = stream.next() => match frame {
-                    Some(Ok(Frame::Text(text))) => route(&state, text.as_str()),
+                    Some(Ok(Frame::Text(text))) => {
+                        last_heard = tokio::time::Instant::now();
+                        route(&state, text.as_str());
+                    }
                     Some(Ok(Frame::Binary(data))) => {
+                        last_heard = tokio::time::Instant::now();
                         if let Ok(text) = std::str::from_utf8(&data) {
                             route(&state, text);
                         }
                     }
                     Some(Ok(Frame::Pong(payload))) => {
+                        last_heard = tokio::time::Instant::now();
                         if let Some(waiter) = lock(&state.barriers).remove(payload.as_ref()) {
                             let _ = waiter.send(());
                         }
                     }
                     Some(Ok(Frame::Close(_))) | Some(Err(_)) | None => break,
-                    Some(Ok(_)) => {}
+                    Some(Ok(_)) => last_heard = tokio::time::Instant::now(),
                 },
             }
         }
