@@ -621,6 +621,7 @@ impl ConsumedThing {
         let target = self.action_target(name, &input)?;
         if target.ws {
             let replies = self.ws_invoke(&target, name, input).await?;
+            let (client, key) = (replies.client().clone(), replies.key().to_owned());
             return Ok(ActionHandle {
                 consumed: self.clone(),
                 action: name.to_owned(),
@@ -630,6 +631,8 @@ impl ConsumedThing {
                 output: None,
                 ws: Some(Arc::new(WsInvocation {
                     thing_id: self.ws_thing_id(),
+                    client,
+                    key,
                     replies: tokio::sync::Mutex::new(replies),
                     latest: Mutex::new(ActionStatus {
                         id: None,
@@ -1033,6 +1036,8 @@ pub struct ActionHandle {
 /// An invocation over WebSocket: its replies and the latest status they reported.
 struct WsInvocation {
     thing_id: String,
+    client: WsClient,
+    key: String,
     replies: tokio::sync::Mutex<WsReplies>,
     latest: Mutex<ActionStatus>,
 }
@@ -1166,29 +1171,33 @@ impl ActionHandle {
             if invocation.final_result().is_some() {
                 return Err(ThingError::ActionFinished);
             }
-            let (client, key) = {
-                let replies = invocation.replies.try_lock();
-                match replies {
-                    Ok(replies) => (replies.client().clone(), replies.key().to_owned()),
-                    Err(_) => {
-                        return Err(ThingError::Transport(
-                            "the invocation's replies are being read elsewhere".into(),
-                        ))
-                    }
-                }
-            };
-            client.cancel(&invocation.thing_id, &self.action, &key)?;
-            // The outcome arrives on the invocation's own replies.
+            invocation
+                .client
+                .cancel(&invocation.thing_id, &self.action, &invocation.key)?;
+            // The outcome arrives on the invocation's own replies (which another task may be
+            // reading through `updates`; then its reading records the outcome).
             loop {
+                if let Some(result) = invocation.final_result() {
+                    return match result {
+                        Err(ThingError::ActionCancelled) => Ok(()),
+                        _ => Err(ThingError::ActionFinished),
+                    };
+                }
                 match invocation.next(&self.consumed, &self.action).await {
-                    Some(Ok(ActionUpdate::Progress(_))) => continue,
-                    Some(Err(ThingError::ActionCancelled)) => return Ok(()),
-                    Some(Ok(ActionUpdate::Output(_)))
-                    | Some(Err(ThingError::ActionFailed { .. })) => {
-                        return Err(ThingError::ActionFinished)
+                    Some(Err(error))
+                        if !matches!(
+                            error,
+                            ThingError::ActionCancelled | ThingError::ActionFailed { .. }
+                        ) =>
+                    {
+                        return Err(error)
                     }
-                    Some(Err(error)) => return Err(error),
-                    None => return Err(ThingError::Closed),
+                    Some(_) => continue,
+                    None => {
+                        if invocation.final_result().is_none() {
+                            return Err(ThingError::Closed);
+                        }
+                    }
                 }
             }
         }
