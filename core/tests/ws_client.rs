@@ -132,6 +132,20 @@ async fn multiple_responses(dialect: Dialect) {
         handle.output().await,
         Err(ThingError::ActionCancelled)
     ));
+    // Cancelling while another task reads the action's updates.
+    let handle = weather.start_action("slow", Value::Null).await.unwrap();
+    let reader = tokio::spawn(handle.clone().updates().collect::<Vec<_>>());
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    handle.cancel().await.unwrap();
+    let seen = tokio::time::timeout(Duration::from_secs(10), reader)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        matches!(seen.last(), Some(Err(ThingError::ActionCancelled))),
+        "{seen:?}"
+    );
+    things.cancellations.recv().await.unwrap();
     // A finished action cannot be cancelled.
     let handle = weather
         .start_action("getWeather", json!({"question": "?"}))
