@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use indexmap::IndexMap;
 use tokio::sync::oneshot;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use url::Url;
 
@@ -126,6 +127,7 @@ impl ServientBuilder {
                 base_url: Arc::new(RwLock::new(public)),
                 bound: RwLock::new(None),
                 running: Mutex::new(None),
+                closing: watch::Sender::new(false),
             }),
         })
     }
@@ -148,9 +150,21 @@ pub(crate) struct Registry {
     base_url: Arc<RwLock<Option<Url>>>,
     bound: RwLock<Option<SocketAddr>>,
     running: Mutex<Option<Running>>,
+    /// `true` while [`Servient::shutdown`] runs: open streams (SSE, long-poll) end on it, so their
+    /// connections close instead of outliving the server.
+    closing: watch::Sender<bool>,
 }
 
 impl Registry {
+    /// Completes when the servient starts shutting down.
+    pub(crate) fn closed(&self) -> crate::thing::BoxFuture<()> {
+        let mut closing = self.closing.subscribe();
+        Box::pin(async move {
+            // An error means the servient is gone, which is a shutdown too.
+            let _ = closing.wait_for(|closing| *closing).await;
+        })
+    }
+
     pub(crate) fn thing(&self, slug: &str) -> Option<ExposedThing> {
         read_lock(&self.things).get(slug).cloned()
     }
@@ -297,6 +311,7 @@ impl Servient {
             *write_lock(&self.inner.base_url) = Some(base);
         }
         *write_lock(&self.inner.bound) = Some(bound);
+        self.inner.closing.send_replace(false);
         let (shutdown, on_shutdown) = oneshot::channel::<()>();
         let app = self.router();
         let task = tokio::spawn(async move {
@@ -328,8 +343,10 @@ impl Servient {
     pub async fn shutdown(&self) {
         let running = lock(&self.inner.running).take();
         if let Some(running) = running {
+            // Open streams end now, so their connections can finish.
+            self.inner.closing.send_replace(true);
             let _ = running.shutdown.send(());
-            // Streams never end on their own; give requests a moment, then stop the task.
+            // Give requests in flight a moment, then stop the task.
             let mut task = running.task;
             if tokio::time::timeout(Duration::from_secs(2), &mut task)
                 .await
