@@ -892,3 +892,40 @@ async fn mounted_router_uses_the_public_base_url() {
         .build()
         .is_err());
 }
+
+/// `Servient::shutdown` ends open SSE and long-poll responses, so their connections do not outlive
+/// the server (a process observing its own servient can then exit).
+#[tokio::test]
+async fn shutdown_ends_open_streams() {
+    let lamp = start_lamp().await;
+    let client = client();
+    let mut sse = client
+        .get(lamp.url("test-lamp/properties/brightness/sse"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sse.status(), 200);
+    let long_poll = tokio::spawn(
+        client
+            .get(lamp.url("test-lamp/events/alarm/longpoll"))
+            .send(),
+    );
+    // Let the long-poll request reach the server before shutting down.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    lamp.servient.shutdown().await;
+
+    // The SSE body ends (keep-alive comments may come first); 10 s only bounds a hang.
+    let ended = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Ok(Some(_)) = sse.chunk().await {}
+    })
+    .await;
+    assert!(ended.is_ok(), "the SSE stream stayed open after shutdown");
+    let answered = tokio::time::timeout(Duration::from_secs(10), long_poll)
+        .await
+        .expect("the long-poll request stayed open after shutdown")
+        .unwrap();
+    // Either the 503 "closed" answer or a dropped connection; never a value.
+    if let Ok(response) = answered {
+        assert_eq!(response.status(), 503);
+    }
+}

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use indexmap::IndexMap;
 use tokio::sync::oneshot;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use url::Url;
 
@@ -183,6 +184,7 @@ impl ServientBuilder {
                 ws_base: Arc::new(RwLock::new(None)),
                 ws_bound: RwLock::new(None),
                 ws_shutdown: ws::server::shutdown_signal(),
+                closing: watch::Sender::new(false),
             }),
         })
     }
@@ -214,9 +216,21 @@ pub(crate) struct Registry {
     ws_bound: RwLock<Option<SocketAddr>>,
     /// Set to `true` to close every open WebSocket connection.
     pub(crate) ws_shutdown: tokio::sync::watch::Sender<bool>,
+    /// `true` while [`Servient::shutdown`] runs: open streams (SSE, long-poll) end on it, so their
+    /// connections close instead of outliving the server.
+    closing: watch::Sender<bool>,
 }
 
 impl Registry {
+    /// Completes when the servient starts shutting down.
+    pub(crate) fn closed(&self) -> crate::thing::BoxFuture<()> {
+        let mut closing = self.closing.subscribe();
+        Box::pin(async move {
+            // An error means the servient is gone, which is a shutdown too.
+            let _ = closing.wait_for(|closing| *closing).await;
+        })
+    }
+
     pub(crate) fn thing(&self, slug: &str) -> Option<ExposedThing> {
         read_lock(&self.things).get(slug).cloned()
     }
@@ -446,6 +460,7 @@ impl Servient {
             }
             None => None,
         };
+        self.inner.closing.send_replace(false);
         let (shutdown, on_shutdown) = oneshot::channel::<()>();
         let app = self.router();
         let task = tokio::spawn(async move {
@@ -485,6 +500,8 @@ impl Servient {
         // Open WebSocket connections close with 1001 (going away).
         self.inner.ws_shutdown.send_replace(true);
         if let Some(running) = running {
+            // Open streams end now, so their connections can finish.
+            self.inner.closing.send_replace(true);
             let _ = running.shutdown.send(());
             if let Some((stop, mut task)) = running.ws {
                 let _ = stop.send(());
@@ -495,7 +512,7 @@ impl Servient {
                     task.abort();
                 }
             }
-            // Streams never end on their own; give requests a moment, then stop the task.
+            // Give requests in flight a moment, then stop the task.
             let mut task = running.task;
             if tokio::time::timeout(Duration::from_secs(2), &mut task)
                 .await
