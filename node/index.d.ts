@@ -228,6 +228,20 @@ export interface ServientOptions {
   actionRetentionMs?: number;
   /** How long a cancelled handler may run on to clean up. */
   cancelGraceMs?: number;
+  /** Serve WebSocket on its own port (0 picks a free one); default: on the HTTP port. */
+  wsPort?: number;
+  /** Serve the `lmosprotocol` WebSocket endpoint and add its forms (default true). */
+  websocket?: boolean;
+  /** Largest WebSocket message in bytes (default 1 MiB); larger closes with 1009. */
+  wsMaxMessageBytes?: number;
+  /** Messages waiting to be written per WebSocket connection (default 256). */
+  wsQueueCapacity?: number;
+  /** Requests handled at once per WebSocket connection (default 64). */
+  wsMaxInFlight?: number;
+  /** How often an idle WebSocket peer is pinged (default 30000 ms). */
+  wsPingIntervalMs?: number;
+  /** How long after a ping without any frame the connection is dropped (default 30000 ms). */
+  wsPingTimeoutMs?: number;
   /** Receives failed handlers' errors (default: printed on standard error). */
   onInternalError?: (error: InternalError) => void | Promise<void>;
 }
@@ -235,6 +249,8 @@ export interface ServientOptions {
 /** Addresses a started servient listens on. */
 export interface BoundAddresses {
   http: { host: string; port: number } | null;
+  /** Where WebSocket is served (the HTTP address unless `wsPort`); null when off. */
+  ws: { host: string; port: number } | null;
 }
 
 /** Hosts exposed things on one HTTP port. */
@@ -295,8 +311,10 @@ export declare class ActionHandle {
 
 /** How a `ConsumedThing` picks forms and checks payloads. */
 export interface ConsumeOptions {
-  /** URI schemes in order of preference (`http` also matches `https`). */
+  /** URI schemes in order of preference (`http` also matches `https`, `ws` also `wss`). */
   protocols?: string[];
+  /** The `lmosprotocol` dialect spoken over WebSocket forms (default "spec"). */
+  dialect?: "spec" | "kotlin-wot";
   /** Content types in order of preference (default: application/json first). */
   contentTypes?: string[];
   /** Streaming subprotocols in order of preference (default: sse, then longpoll). */

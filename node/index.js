@@ -523,9 +523,25 @@ const SERVIENT_OPTIONS = [
   "longPollTimeoutMs",
   "actionRetentionMs",
   "cancelGraceMs",
+  "wsPort",
+  "websocket",
+  "wsMaxMessageBytes",
+  "wsQueueCapacity",
+  "wsMaxInFlight",
+  "wsPingIntervalMs",
+  "wsPingTimeoutMs",
 ];
 
-/** Hosts exposed things on one HTTP port (port 0 picks a free one). */
+/** `{host, port}` from `host:port` (IPv6 hosts in brackets), or null. */
+function hostPort(bound) {
+  if (bound == null) return null;
+  const colon = bound.lastIndexOf(":");
+  const host = bound.slice(0, colon).replace(/^\[(.*)\]$/, "$1");
+  return { host, port: Number(bound.slice(colon + 1)) };
+}
+
+/** Hosts exposed things on one HTTP port (port 0 picks a free one), and WebSocket on it or on
+ * `wsPort`. */
 class Servient {
   constructor(options = {}) {
     const settings = {};
@@ -577,13 +593,9 @@ class Servient {
     return this.addresses;
   }
 
-  /** `{http: {host, port}}` once started, else `{http: null}`. */
+  /** `{http: {host, port}, ws: {host, port}}` once started; `null` for what is not bound. */
   get addresses() {
-    const bound = this._native.httpAddress();
-    if (bound == null) return { http: null };
-    const colon = bound.lastIndexOf(":");
-    const host = bound.slice(0, colon).replace(/^\[(.*)\]$/, "$1");
-    return { http: { host, port: Number(bound.slice(colon + 1)) } };
+    return { http: hostPort(this._native.httpAddress()), ws: hostPort(this._native.wsAddress()) };
   }
 
   /** The base URL form hrefs are made from, once known. */
@@ -699,6 +711,7 @@ const CONSUME_OPTIONS = [
   "protocols",
   "contentTypes",
   "subprotocols",
+  "dialect",
   "validateOutputs",
   "validateInputs",
   "timeoutMs",

@@ -1,7 +1,8 @@
-// The reference LMOS agent: the WeatherAgent of the LMOS agent description, served over HTTP.
+// The reference LMOS agent: the WeatherAgent of the LMOS agent description, served over HTTP and
+// WebSocket (on the HTTP port, or on its own with --ws-port).
 // The same agent as core/examples/weather_agent.rs, written with the Node.js package.
 //
-//   node node/examples/weather_agent.mjs --http-port 0
+//   node node/examples/weather_agent.mjs --http-port 0 [--ws-port 0]
 //
 // The first line on stdout is the URL of the agent's Thing Description; the agent serves until
 // interrupted (Ctrl-C or SIGTERM).
@@ -15,7 +16,7 @@ const { values: options } = parseArgs({
     "http-port": { type: "string", default: "8080" },
     host: { type: "string", default: "127.0.0.1" },
     "public-base-url": { type: "string" },
-    // The WebSocket binding adds --ws-port here.
+    "ws-port": { type: "string" },
     "forecast-step-ms": { type: "string", default: "200" },
   },
 });
@@ -225,6 +226,7 @@ const servient = new Servient({
   httpPort: Number(options["http-port"]),
   host: options.host,
   publicBaseUrl: options["public-base-url"],
+  wsPort: options["ws-port"] === undefined ? undefined : Number(options["ws-port"]),
 });
 // Closing the servient lets the process exit by itself.
 const stop = () => servient.close();

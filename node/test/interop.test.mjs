@@ -80,7 +80,7 @@ test("the Node weather agent serves the same description as the Rust example", a
   try {
     const fetchTd = async (url) => {
       const text = await (await fetch(url)).text();
-      return JSON.parse(text.replace(/http:\/\/127\.0\.0\.1:\d+\//g, "BASE/"));
+      return JSON.parse(text.replace(/(http|ws):\/\/127\.0\.0\.1:\d+\//g, "$1://BASE/"));
     };
     assert.deepEqual(await fetchTd(agent.url), await fetchTd(rust.url));
   } finally {

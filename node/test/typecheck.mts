@@ -104,6 +104,19 @@ async function serve(): Promise<void> {
   const stored: unknown = exposed.propertyValue("unit");
   const addresses: BoundAddresses = await servient.start();
   const port: number | undefined = addresses.http?.port;
+  const wsPort: number | undefined = addresses.ws?.port;
+  void wsPort;
+  const ws = new Servient({
+    httpPort: 0,
+    wsPort: 0,
+    websocket: true,
+    wsMaxMessageBytes: 1 << 20,
+    wsQueueCapacity: 16,
+    wsMaxInFlight: 4,
+    wsPingIntervalMs: 1000,
+    wsPingTimeoutMs: 1000,
+  });
+  void ws;
   const url: string | null = exposed.tdUrl;
   void [stored, port, exposed.slug, exposed.title, exposed.td.title, exposed.propertyNames.length, servient.baseUrl, servient.things];
   servient.destroy("geo");
@@ -118,6 +131,8 @@ async function call(url: string): Promise<void> {
   const options: ConsumeOptions = { protocols: ["http"], contentTypes: ["application/cbor"], subprotocols: ["sse", "longpoll"], timeoutMs: 0 };
   const weather: ConsumedThing = await consume(url, options);
   const fromTd: ConsumedThing = ConsumedThing.fromTd(weather.td);
+  const overWs: ConsumedThing = await consume(url, { protocols: ["ws"], dialect: "kotlin-wot" });
+  void overWs;
   await ConsumedThing.fromUrl(url);
   const unit = await weather.readProperty<string>("unit");
   await weather.writeProperty("unit", unit);

@@ -1,9 +1,11 @@
 """The reference LMOS agent in Python: the WeatherAgent of the LMOS agent description.
 
-    python examples/weather_agent.py --http-port 0
+    python examples/weather_agent.py --http-port 0 [--ws-port 0]
 
 The first line on stdout is the URL of the agent's Thing Description; the agent serves until
-interrupted (Ctrl-C or SIGTERM). Same affordances and behaviour as core/examples/weather_agent.rs.
+interrupted (Ctrl-C or SIGTERM). WebSocket (lmosprotocol) is served on the HTTP port, or on its
+own port with --ws-port (0 = any free). Same affordances and behaviour as
+core/examples/weather_agent.rs.
 """
 
 from __future__ import annotations
@@ -240,8 +242,11 @@ def serve(agent: lmos.ExposedThing, step: float) -> None:
 
 
 async def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="The LMOS WeatherAgent over HTTP")
+    parser = argparse.ArgumentParser(description="The LMOS WeatherAgent over HTTP and WebSocket")
     parser.add_argument("--http-port", type=int, default=8080, help="HTTP port (0 = any free)")
+    parser.add_argument(
+        "--ws-port", type=int, default=None, help="separate WebSocket port (0 = any free)"
+    )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--public-base-url", help="URL under which clients reach this server")
     parser.add_argument(
@@ -254,6 +259,7 @@ async def main(argv: list[str] | None = None) -> int:
             http_port=options.http_port,
             host=options.host,
             public_base_url=options.public_base_url,
+            ws_port=options.ws_port,
         )
         agent = servient.expose(weather_agent())
         serve(agent, options.forecast_step_ms / 1000)

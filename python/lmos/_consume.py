@@ -140,9 +140,10 @@ class ConsumedThing:
 
     Make one from a TD dict (``ConsumedThing(td)``) or fetch it (``await lmos.consume(url)``).
     Options: ``protocols`` and ``content_types`` (preferences, in order), ``subprotocols``
-    (``"sse"``, ``"longpoll"``), ``validate_outputs`` / ``validate_inputs`` (default on),
-    ``timeout`` in seconds per request (``None`` = unbounded) and ``poll_interval`` for
-    asynchronous actions.
+    (``"sse"``, ``"longpoll"``), ``dialect`` spoken over WebSocket forms (``"spec"``, the
+    default, or ``"kotlin-wot"``; pick WebSocket with ``protocols=["ws"]``),
+    ``validate_outputs`` / ``validate_inputs`` (default on), ``timeout`` in seconds per request
+    (``None`` = unbounded) and ``poll_interval`` for asynchronous actions.
     """
 
     __slots__ = ("_native",)
@@ -154,6 +155,7 @@ class ConsumedThing:
         protocols: Sequence[str] | None = None,
         content_types: Sequence[str] | None = None,
         subprotocols: Sequence[str] | None = None,
+        dialect: str | None = None,
         validate_outputs: bool = True,
         validate_inputs: bool = True,
         timeout: float | None = 30.0,
@@ -164,6 +166,7 @@ class ConsumedThing:
             protocols=list(protocols) if protocols is not None else None,
             content_types=list(content_types) if content_types is not None else None,
             subprotocols=list(subprotocols) if subprotocols is not None else None,
+            dialect=dialect,
             validate_outputs=validate_outputs,
             validate_inputs=validate_inputs,
             timeout=timeout,
@@ -178,6 +181,7 @@ class ConsumedThing:
         protocols: Sequence[str] | None = None,
         content_types: Sequence[str] | None = None,
         subprotocols: Sequence[str] | None = None,
+        dialect: str | None = None,
         validate_outputs: bool = True,
         validate_inputs: bool = True,
         timeout: float | None = 30.0,
@@ -189,6 +193,7 @@ class ConsumedThing:
             protocols=list(protocols) if protocols is not None else None,
             content_types=list(content_types) if content_types is not None else None,
             subprotocols=list(subprotocols) if subprotocols is not None else None,
+            dialect=dialect,
             validate_outputs=validate_outputs,
             validate_inputs=validate_inputs,
             timeout=timeout,
@@ -255,6 +260,7 @@ async def consume(
     protocols: Sequence[str] | None = None,
     content_types: Sequence[str] | None = None,
     subprotocols: Sequence[str] | None = None,
+    dialect: str | None = None,
     validate_outputs: bool = True,
     validate_inputs: bool = True,
     timeout: float | None = 30.0,
@@ -265,6 +271,7 @@ async def consume(
         "protocols": protocols,
         "content_types": content_types,
         "subprotocols": subprotocols,
+        "dialect": dialect,
         "validate_outputs": validate_outputs,
         "validate_inputs": validate_inputs,
         "timeout": timeout,

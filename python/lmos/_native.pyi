@@ -141,6 +141,13 @@ class Servient:
         long_poll_timeout: float | None = None,
         action_retention: float | None = None,
         cancel_grace: float | None = None,
+        ws_port: int | None = None,
+        websocket: bool = True,
+        ws_max_message_bytes: int | None = None,
+        ws_queue_capacity: int | None = None,
+        ws_max_in_flight: int | None = None,
+        ws_ping_interval: float | None = None,
+        ws_ping_timeout: float | None = None,
     ) -> None: ...
     def expose(self, td: dict[str, Any]) -> ExposedThing: ...
     def destroy(self, slug: str) -> bool: ...
@@ -149,6 +156,8 @@ class Servient:
     def shutdown(self) -> Awaitable[None]: ...
     @property
     def http_address(self) -> tuple[str, int] | None: ...
+    @property
+    def ws_address(self) -> tuple[str, int] | None: ...
     @property
     def base_url(self) -> str | None: ...
 
@@ -217,6 +226,7 @@ class ConsumedThing:
         protocols: list[str] | None = None,
         content_types: list[str] | None = None,
         subprotocols: list[str] | None = None,
+        dialect: str | None = None,
         validate_outputs: bool = True,
         validate_inputs: bool = True,
         timeout: float | None = 30.0,
@@ -229,6 +239,7 @@ class ConsumedThing:
         protocols: list[str] | None = None,
         content_types: list[str] | None = None,
         subprotocols: list[str] | None = None,
+        dialect: str | None = None,
         validate_outputs: bool = True,
         validate_inputs: bool = True,
         timeout: float | None = 30.0,

@@ -136,6 +136,11 @@ class Servient:
             await servient.serve_forever()
 
     Handlers run on the event loop the servient was started in.
+
+    WebSocket (``lmosprotocol``) is served too unless ``websocket=False``: on the HTTP port, or
+    on its own port with ``ws_port`` (0 = a free one; read it from :attr:`ws_address`). The
+    ``ws_*`` options bound message size, queued messages and requests in flight per connection,
+    and set the ping interval and pong timeout in seconds.
     """
 
     __slots__ = ("_native",)
@@ -150,6 +155,13 @@ class Servient:
         long_poll_timeout: float | None = None,
         action_retention: float | None = None,
         cancel_grace: float | None = None,
+        ws_port: int | None = None,
+        websocket: bool = True,
+        ws_max_message_bytes: int | None = None,
+        ws_queue_capacity: int | None = None,
+        ws_max_in_flight: int | None = None,
+        ws_ping_interval: float | None = None,
+        ws_ping_timeout: float | None = None,
     ) -> None:
         self._native = _native.Servient(
             http_port=http_port,
@@ -159,6 +171,13 @@ class Servient:
             long_poll_timeout=long_poll_timeout,
             action_retention=action_retention,
             cancel_grace=cancel_grace,
+            ws_port=ws_port,
+            websocket=websocket,
+            ws_max_message_bytes=ws_max_message_bytes,
+            ws_queue_capacity=ws_queue_capacity,
+            ws_max_in_flight=ws_max_in_flight,
+            ws_ping_interval=ws_ping_interval,
+            ws_ping_timeout=ws_ping_timeout,
         )
 
     def __repr__(self) -> str:
@@ -195,6 +214,11 @@ class Servient:
     def http_address(self) -> tuple[str, int] | None:
         """``(host, port)`` of the HTTP listener, once started."""
         return self._native.http_address
+
+    @property
+    def ws_address(self) -> tuple[str, int] | None:
+        """``(host, port)`` of the WebSocket listener, once started (``None`` when off)."""
+        return self._native.ws_address
 
     @property
     def base_url(self) -> str | None:

@@ -28,6 +28,7 @@ struct Options {
     protocols: Option<Vec<String>>,
     content_types: Option<Vec<String>>,
     subprotocols: Option<Vec<String>>,
+    dialect: Option<String>,
     validate_outputs: Option<bool>,
     validate_inputs: Option<bool>,
     /// Milliseconds; `null` in JSON is the same as absent, `0` means no bound.
@@ -55,6 +56,10 @@ fn consume_options(text: &str) -> Result<ConsumeOptions> {
                 })
             })
             .collect::<Result<_>>()?;
+    }
+    if let Some(name) = given.dialect {
+        options.dialect = lmos::binding::ws::Dialect::parse(&name)
+            .ok_or_else(|| type_error(format!("unknown dialect {name:?} (spec or kotlin-wot)")))?;
     }
     if let Some(flag) = given.validate_outputs {
         options.validate_outputs = flag;

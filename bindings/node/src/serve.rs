@@ -43,6 +43,13 @@ struct ServientOptions {
     long_poll_timeout_ms: Option<u64>,
     action_retention_ms: Option<u64>,
     cancel_grace_ms: Option<u64>,
+    ws_port: Option<u16>,
+    websocket: Option<bool>,
+    ws_max_message_bytes: Option<usize>,
+    ws_queue_capacity: Option<usize>,
+    ws_max_in_flight: Option<usize>,
+    ws_ping_interval_ms: Option<u64>,
+    ws_ping_timeout_ms: Option<u64>,
 }
 
 /// Hosts exposed things on one HTTP port.
@@ -83,6 +90,26 @@ impl NativeServient {
         }
         if let Some(ms) = options.cancel_grace_ms {
             builder = builder.cancel_grace(Duration::from_millis(ms));
+        }
+        if let Some(port) = options.ws_port {
+            builder = builder.ws_port(port);
+        }
+        if let Some(enabled) = options.websocket {
+            builder = builder.websocket(enabled);
+        }
+        if let Some(bytes) = options.ws_max_message_bytes {
+            builder = builder.ws_max_message_bytes(bytes);
+        }
+        if let Some(messages) = options.ws_queue_capacity {
+            builder = builder.ws_queue_capacity(messages);
+        }
+        if let Some(requests) = options.ws_max_in_flight {
+            builder = builder.ws_max_in_flight(requests);
+        }
+        if options.ws_ping_interval_ms.is_some() || options.ws_ping_timeout_ms.is_some() {
+            let interval = Duration::from_millis(options.ws_ping_interval_ms.unwrap_or(30_000));
+            let timeout = Duration::from_millis(options.ws_ping_timeout_ms.unwrap_or(30_000));
+            builder = builder.ws_ping(interval, timeout);
         }
         if let Some(hook) = on_internal_error {
             let hook = Arc::new(hook);
@@ -137,6 +164,13 @@ impl NativeServient {
     #[napi]
     pub fn http_address(&self) -> Option<String> {
         self.inner.addresses().http.map(|a| a.to_string())
+    }
+
+    /// The WebSocket address (`host:port`) once started: its own port with `wsPort`, else the
+    /// HTTP one; `None` when WebSocket is off.
+    #[napi]
+    pub fn ws_address(&self) -> Option<String> {
+        self.inner.addresses().ws.map(|a| a.to_string())
     }
 
     /// The base URL form hrefs are made from, once known.

@@ -77,6 +77,7 @@ fn options(
     protocols: Option<Vec<String>>,
     content_types: Option<Vec<String>>,
     subprotocols: Option<Vec<String>>,
+    dialect: Option<String>,
     validate_outputs: bool,
     validate_inputs: bool,
     timeout: Option<f64>,
@@ -103,6 +104,13 @@ fn options(
             })
             .collect::<PyResult<_>>()?;
     }
+    if let Some(name) = dialect {
+        options.dialect = lmos::binding::ws::Dialect::parse(&name).ok_or_else(|| {
+            ConfigurationError::new_err(format!(
+                "unknown dialect {name:?}: use \"spec\" or \"kotlin-wot\""
+            ))
+        })?;
+    }
     Ok(options)
 }
 
@@ -116,13 +124,14 @@ pub struct ConsumedThing {
 impl ConsumedThing {
     /// A consumed thing from a TD (dict, JSON str or bytes), validated first.
     #[new]
-    #[pyo3(signature = (td, *, protocols=None, content_types=None, subprotocols=None, validate_outputs=true, validate_inputs=true, timeout=Some(30.0), poll_interval=0.2))]
+    #[pyo3(signature = (td, *, protocols=None, content_types=None, subprotocols=None, dialect=None, validate_outputs=true, validate_inputs=true, timeout=Some(30.0), poll_interval=0.2))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         td: &Bound<'_, PyAny>,
         protocols: Option<Vec<String>>,
         content_types: Option<Vec<String>>,
         subprotocols: Option<Vec<String>>,
+        dialect: Option<String>,
         validate_outputs: bool,
         validate_inputs: bool,
         timeout: Option<f64>,
@@ -133,6 +142,7 @@ impl ConsumedThing {
             protocols,
             content_types,
             subprotocols,
+            dialect,
             validate_outputs,
             validate_inputs,
             timeout,
@@ -146,7 +156,7 @@ impl ConsumedThing {
 
     /// Fetches the TD at `url`, validates it and returns the consumed thing (awaitable).
     #[staticmethod]
-    #[pyo3(signature = (url, *, protocols=None, content_types=None, subprotocols=None, validate_outputs=true, validate_inputs=true, timeout=Some(30.0), poll_interval=0.2))]
+    #[pyo3(signature = (url, *, protocols=None, content_types=None, subprotocols=None, dialect=None, validate_outputs=true, validate_inputs=true, timeout=Some(30.0), poll_interval=0.2))]
     #[allow(clippy::too_many_arguments)]
     fn from_url<'py>(
         py: Python<'py>,
@@ -154,6 +164,7 @@ impl ConsumedThing {
         protocols: Option<Vec<String>>,
         content_types: Option<Vec<String>>,
         subprotocols: Option<Vec<String>>,
+        dialect: Option<String>,
         validate_outputs: bool,
         validate_inputs: bool,
         timeout: Option<f64>,
@@ -163,6 +174,7 @@ impl ConsumedThing {
             protocols,
             content_types,
             subprotocols,
+            dialect,
             validate_outputs,
             validate_inputs,
             timeout,

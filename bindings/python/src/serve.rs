@@ -72,7 +72,7 @@ pub struct Servient {
 #[pymethods]
 impl Servient {
     #[new]
-    #[pyo3(signature = (*, http_port=8080, host="127.0.0.1", public_base_url=None, max_body_bytes=None, long_poll_timeout=None, action_retention=None, cancel_grace=None))]
+    #[pyo3(signature = (*, http_port=8080, host="127.0.0.1", public_base_url=None, max_body_bytes=None, long_poll_timeout=None, action_retention=None, cancel_grace=None, ws_port=None, websocket=true, ws_max_message_bytes=None, ws_queue_capacity=None, ws_max_in_flight=None, ws_ping_interval=None, ws_ping_timeout=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -83,6 +83,13 @@ impl Servient {
         long_poll_timeout: Option<f64>,
         action_retention: Option<f64>,
         cancel_grace: Option<f64>,
+        ws_port: Option<u16>,
+        websocket: bool,
+        ws_max_message_bytes: Option<usize>,
+        ws_queue_capacity: Option<usize>,
+        ws_max_in_flight: Option<usize>,
+        ws_ping_interval: Option<f64>,
+        ws_ping_timeout: Option<f64>,
     ) -> PyResult<Self> {
         let host: IpAddr = host
             .parse()
@@ -104,6 +111,24 @@ impl Servient {
         }
         if let Some(t) = cancel_grace {
             builder = builder.cancel_grace(seconds(t, "cancel_grace")?);
+        }
+        if let Some(port) = ws_port {
+            builder = builder.ws_port(port);
+        }
+        builder = builder.websocket(websocket);
+        if let Some(bytes) = ws_max_message_bytes {
+            builder = builder.ws_max_message_bytes(bytes);
+        }
+        if let Some(messages) = ws_queue_capacity {
+            builder = builder.ws_queue_capacity(messages);
+        }
+        if let Some(requests) = ws_max_in_flight {
+            builder = builder.ws_max_in_flight(requests);
+        }
+        if ws_ping_interval.is_some() || ws_ping_timeout.is_some() {
+            let interval = seconds(ws_ping_interval.unwrap_or(30.0), "ws_ping_interval")?;
+            let timeout = seconds(ws_ping_timeout.unwrap_or(30.0), "ws_ping_timeout")?;
+            builder = builder.ws_ping(interval, timeout);
         }
         let inner = builder
             .on_internal_error(Arc::new(log_internal_error))
@@ -172,6 +197,16 @@ impl Servient {
         self.inner
             .addresses()
             .http
+            .map(|a| (a.ip().to_string(), a.port()))
+    }
+
+    /// `(host, port)` of the WebSocket listener once started: its own port with `ws_port`,
+    /// else the HTTP listener's when WebSocket is on.
+    #[getter]
+    fn ws_address(&self) -> Option<(String, u16)> {
+        self.inner
+            .addresses()
+            .ws
             .map(|a| (a.ip().to_string(), a.port()))
     }
 
