@@ -32,6 +32,15 @@ pub enum OutputMode {
     Json,
 }
 
+/// Dialect of the `lmosprotocol` WebSocket messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum WireDialect {
+    /// `thingID`, `name`, `value`, RFC 3339 timestamps.
+    Spec,
+    /// `thingId`, `property`, `data`, epoch-second timestamps, no subprotocol in the handshake.
+    KotlinWot,
+}
+
 /// Options shared by the client commands.
 #[derive(Debug, Clone, Args)]
 pub struct ClientOptions {
@@ -44,6 +53,10 @@ pub struct ClientOptions {
     /// Preferred streaming subprotocol for observe/subscribe: sse or longpoll; repeatable.
     #[arg(long = "subprotocol", value_name = "NAME")]
     pub subprotocols: Vec<String>,
+    /// Dialect of the LMOS WebSocket protocol (with `--protocol ws`): the spec's text, or the
+    /// wire format of kotlin-wot (the LMOS Kotlin SDK).
+    #[arg(long, value_enum, default_value_t = WireDialect::Spec)]
+    pub dialect: WireDialect,
     /// Do not check payloads against the TD's schemas.
     #[arg(long)]
     pub no_validate: bool,
@@ -210,6 +223,10 @@ fn consume_options(options: &ClientOptions) -> Result<ConsumeOptions, i32> {
     }
     let mut consume = ConsumeOptions {
         protocols: options.protocols.clone(),
+        dialect: match options.dialect {
+            WireDialect::Spec => lmos::binding::ws::Dialect::Spec,
+            WireDialect::KotlinWot => lmos::binding::ws::Dialect::KotlinWot,
+        },
         content_types: options.content_types.clone(),
         validate_inputs: !options.no_validate,
         validate_outputs: !options.no_validate,

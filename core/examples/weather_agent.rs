@@ -1,8 +1,13 @@
-//! The reference LMOS agent: the WeatherAgent of the LMOS agent description, served over HTTP.
+//! The reference LMOS agent: the WeatherAgent of the LMOS agent description, served over HTTP
+//! and WebSocket.
 //!
 //! ```text
 //! cargo run --example weather_agent -- --http-port 0
+//! cargo run --example weather_agent -- --http-port 0 --ws-port 0
 //! ```
+//!
+//! Every affordance has HTTP forms and a WebSocket (`lmosprotocol`) form; the WebSocket endpoint
+//! is `/ws` on the HTTP port, or on `--ws-port`.
 //!
 //! The first line on stdout is the URL of the agent's Thing Description; the agent serves until
 //! interrupted (Ctrl-C or SIGTERM).
@@ -19,7 +24,7 @@ use serde_json::{json, Value};
 
 /// Command-line options.
 #[derive(Debug, Parser)]
-#[command(about = "The LMOS WeatherAgent over HTTP")]
+#[command(about = "The LMOS WeatherAgent over HTTP and WebSocket")]
 struct Options {
     /// HTTP port (0 picks a free one).
     #[arg(long, default_value_t = 8080)]
@@ -30,7 +35,10 @@ struct Options {
     /// URL under which clients reach this server, if not the bound address.
     #[arg(long)]
     public_base_url: Option<String>,
-    // The WebSocket binding adds `--ws-port` here.
+    /// Also accept WebSocket (`lmosprotocol`) connections on this port (0 picks a free one).
+    /// Without it the WebSocket endpoint is `/ws` on the HTTP port.
+    #[arg(long)]
+    ws_port: Option<u16>,
     /// Milliseconds the `forecast` action spends on each day.
     #[arg(long, default_value_t = 200)]
     forecast_step_ms: u64,
@@ -329,6 +337,9 @@ async fn main() -> std::process::ExitCode {
         .http_port(options.http_port);
     if let Some(url) = &options.public_base_url {
         builder = builder.public_base_url(url);
+    }
+    if let Some(port) = options.ws_port {
+        builder = builder.ws_port(port);
     }
     let run = async {
         let servient = builder.build()?;

@@ -46,6 +46,11 @@ async fn serves_the_td_with_absolute_forms_for_every_operation() {
     let mut collect = |forms: &Value| {
         for form in forms.as_array().unwrap() {
             let href = form["href"].as_str().unwrap();
+            if form["subprotocol"] == "lmosprotocol" {
+                // The WebSocket forms (tests/ws_conformance.rs checks them).
+                assert!(href.starts_with("ws://"), "{href}");
+                continue;
+            }
             assert!(href.starts_with(&lamp.base), "{href} is not absolute");
             let op = match &form["op"] {
                 Value::String(op) => vec![op.clone()],
@@ -886,4 +891,41 @@ async fn mounted_router_uses_the_public_base_url() {
         .public_base_url("not a url")
         .build()
         .is_err());
+}
+
+/// `Servient::shutdown` ends open SSE and long-poll responses, so their connections do not outlive
+/// the server (a process observing its own servient can then exit).
+#[tokio::test]
+async fn shutdown_ends_open_streams() {
+    let lamp = start_lamp().await;
+    let client = client();
+    let mut sse = client
+        .get(lamp.url("test-lamp/properties/brightness/sse"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sse.status(), 200);
+    let long_poll = tokio::spawn(
+        client
+            .get(lamp.url("test-lamp/events/alarm/longpoll"))
+            .send(),
+    );
+    // Let the long-poll request reach the server before shutting down.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    lamp.servient.shutdown().await;
+
+    // The SSE body ends (keep-alive comments may come first); 10 s only bounds a hang.
+    let ended = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Ok(Some(_)) = sse.chunk().await {}
+    })
+    .await;
+    assert!(ended.is_ok(), "the SSE stream stayed open after shutdown");
+    let answered = tokio::time::timeout(Duration::from_secs(10), long_poll)
+        .await
+        .expect("the long-poll request stayed open after shutdown")
+        .unwrap();
+    // Either the 503 "closed" answer or a dropped connection; never a value.
+    if let Ok(response) = answered {
+        assert_eq!(response.status(), 503);
+    }
 }

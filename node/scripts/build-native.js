@@ -62,6 +62,27 @@ try {
   }
 }
 
+// The debug build (what the repository's tests use) goes through cargo directly: the napi-rs
+// CLI passes an explicit --target, which puts the build under target/<triple>/ and so compiles
+// the whole core a second time next to the build `cargo test` and the Python package share.
+if (debug) {
+  const cargo = process.env.CARGO || "cargo";
+  const built = spawnSync(cargo, ["build", "--manifest-path", manifest], { cwd: packageDir, stdio: "inherit" });
+  if (built.error) fail(`cannot run cargo: ${built.error.message}`);
+  if (built.status !== 0) fail(`building the native addon failed (exit ${built.status})`);
+  const metadata = spawnSync(cargo, ["metadata", "--format-version", "1", "--no-deps", "--manifest-path", manifest], {
+    cwd: packageDir,
+    encoding: "utf8",
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  if (metadata.status !== 0) fail("cargo metadata failed; cannot find the built addon");
+  const targetDir = JSON.parse(metadata.stdout).target_directory;
+  const library = path.join(targetDir, "debug", "liblmos_node.so");
+  if (!fs.existsSync(library)) fail(`the build made no ${library}`);
+  fs.copyFileSync(library, path.join(packageDir, "lmos.node"));
+  process.exit(0);
+}
+
 const args = [
   cli,
   "build",

@@ -13,6 +13,8 @@ use super::{lock, ThingError};
 use crate::binding::http::client::{sse_events, HttpClient, HttpRequest, HttpResponse};
 use crate::binding::http::forms::{LONG_POLL, SSE};
 use crate::binding::http::{EVENT_STREAM, TD_JSON};
+use crate::binding::ws::client::{WsReplies, WsTopic};
+use crate::binding::ws::{self, Body, Dialect, Message, StatusValue, WsClient, WsClientOptions};
 use crate::codec::{essence, Codec, JSON};
 use crate::td::defaults::{form_ops, resolve_href};
 use crate::td::payload::{PayloadError, PayloadValidator};
@@ -49,8 +51,11 @@ impl Subprotocol {
 /// How a [`ConsumedThing`] picks forms and checks payloads.
 #[derive(Debug, Clone)]
 pub struct ConsumeOptions {
-    /// URI schemes in order of preference (`http` also matches `https`); empty = any supported.
+    /// URI schemes in order of preference (`http` also matches `https`, `ws` also `wss`);
+    /// empty = HTTP first, then WebSocket (`lmosprotocol`) forms.
     pub protocols: Vec<String>,
+    /// The `lmosprotocol` dialect spoken over WebSocket forms (default: the spec's).
+    pub dialect: Dialect,
     /// Content types in order of preference; empty = `application/json` first, then any
     /// supported.
     pub content_types: Vec<String>,
@@ -72,6 +77,7 @@ impl Default for ConsumeOptions {
     fn default() -> Self {
         ConsumeOptions {
             protocols: Vec::new(),
+            dialect: Dialect::Spec,
             content_types: Vec::new(),
             subprotocols: vec![Subprotocol::Sse, Subprotocol::LongPoll],
             validate_outputs: true,
@@ -92,6 +98,8 @@ struct Target {
     content_type: String,
     accept: String,
     subprotocol: Option<Subprotocol>,
+    /// A WebSocket (`lmosprotocol`) form.
+    ws: bool,
 }
 
 struct ConsumedInner {
@@ -100,6 +108,8 @@ struct ConsumedInner {
     options: ConsumeOptions,
     client: HttpClient,
     validators: Mutex<HashMap<String, Arc<PayloadValidator>>>,
+    /// WebSocket connections in use, by endpoint URL (shared with other consumed things).
+    ws_clients: Mutex<HashMap<String, WsClient>>,
 }
 
 /// A thing this process calls. Cheap to clone; clones share the HTTP connection pool.
@@ -200,6 +210,7 @@ impl ConsumedThing {
                 options,
                 client,
                 validators: Mutex::new(HashMap::new()),
+                ws_clients: Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -246,22 +257,23 @@ impl ConsumedThing {
         resolve_href(base.as_deref(), &form.href).ok()
     }
 
-    fn protocol_rank(&self, url: &Url) -> Option<usize> {
+    fn protocol_rank(&self, url: &Url, ws_form: bool) -> Option<usize> {
         let scheme = url.scheme();
-        if !matches!(scheme, "http" | "https") {
+        let ws_scheme = matches!(scheme, "ws" | "wss");
+        if ws_scheme != ws_form || !(ws_scheme || matches!(scheme, "http" | "https")) {
             return None;
         }
         let wanted = &self.inner.options.protocols;
         if wanted.is_empty() {
-            return Some(0);
+            return Some(usize::from(ws_scheme));
         }
         wanted
             .iter()
             .position(|p| {
                 let p = p.to_ascii_lowercase();
-                p == scheme || (p == "http" && scheme == "https")
+                p == scheme || (p == "http" && scheme == "https") || (p == "ws" && scheme == "wss")
             })
-            .or(Some(wanted.len()))
+            .or(Some(wanted.len() + usize::from(ws_scheme)))
     }
 
     fn content_rank(&self, content_type: &str) -> usize {
@@ -293,7 +305,8 @@ impl ConsumedThing {
             let Some(url) = self.resolve(form) else {
                 continue;
             };
-            let Some(protocol_rank) = self.protocol_rank(&url) else {
+            let ws_form = ws::is_ws_form(form);
+            let Some(protocol_rank) = self.protocol_rank(&url, ws_form) else {
                 continue;
             };
             let content_type = crate::td::defaults::content_type(form).to_owned();
@@ -301,6 +314,7 @@ impl ConsumedThing {
                 continue;
             };
             let subprotocol = match form.subprotocol.as_deref() {
+                _ if ws_form => None,
                 None if streaming => Some(Subprotocol::LongPoll),
                 None => None,
                 Some(name) => match Subprotocol::parse(name) {
@@ -334,6 +348,7 @@ impl ConsumedThing {
                 content_type,
                 accept,
                 subprotocol,
+                ws: ws_form,
             };
             let rank = (
                 protocol_rank,
@@ -473,6 +488,21 @@ impl ConsumedThing {
     /// `readproperty`.
     pub async fn read_property(&self, name: &str) -> Result<Value, ThingError> {
         let target = self.property_target(name, "readproperty")?;
+        if target.ws {
+            let reply = self
+                .ws_request(
+                    &target,
+                    Body::ReadProperty {
+                        name: name.to_owned(),
+                    },
+                )
+                .await?;
+            let Body::PropertyReading { value, .. } = reply.body else {
+                return Err(unexpected(&reply));
+            };
+            self.check_property(name, &value, true)?;
+            return Ok(value);
+        }
         let response = self.send(&target, None).await?;
         let value = decode(&response, target.codec)?;
         self.check_property(name, &value, true)?;
@@ -483,6 +513,13 @@ impl ConsumedThing {
     pub async fn write_property(&self, name: &str, value: Value) -> Result<(), ThingError> {
         let target = self.property_target(name, "writeproperty")?;
         self.check_property(name, &value, false)?;
+        if target.ws {
+            let body = Body::WriteProperty {
+                name: name.to_owned(),
+                value,
+            };
+            return self.ws_request(&target, body).await.map(|_| ());
+        }
         let response = self.send(&target, Some(&value)).await?;
         decode(&response, target.codec).map(|_| ())
     }
@@ -491,6 +528,16 @@ impl ConsumedThing {
     /// readable property.
     pub async fn read_all_properties(&self) -> Result<Map<String, Value>, ThingError> {
         if let Some(target) = self.thing_target("readallproperties") {
+            if target.ws {
+                let reply = self.ws_request(&target, Body::ReadAllProperties).await?;
+                let Body::PropertyReadings { values, .. } = reply.body else {
+                    return Err(unexpected(&reply));
+                };
+                for (name, value) in &values {
+                    self.check_property(name, value, true)?;
+                }
+                return Ok(values);
+            }
             let response = self.send(&target, None).await?;
             let Value::Object(values) = decode(&response, target.codec)? else {
                 return Err(ThingError::InvalidOutput {
@@ -524,6 +571,10 @@ impl ConsumedThing {
             self.check_property(name, value, false)?;
         }
         if let Some(target) = self.thing_target("writemultipleproperties") {
+            if target.ws {
+                let body = Body::WriteMultipleProperties { values };
+                return self.ws_request(&target, body).await.map(|_| ());
+            }
             let response = self
                 .send(&target, Some(&Value::Object(values.clone())))
                 .await?;
@@ -568,6 +619,34 @@ impl ConsumedThing {
     /// actions, to its action-status resource).
     pub async fn start_action(&self, name: &str, input: Value) -> Result<ActionHandle, ThingError> {
         let target = self.action_target(name, &input)?;
+        if target.ws {
+            let replies = self.ws_invoke(&target, name, input).await?;
+            let (client, key) = (replies.client().clone(), replies.key().to_owned());
+            return Ok(ActionHandle {
+                consumed: self.clone(),
+                action: name.to_owned(),
+                codec: Codec::Json,
+                accept: JSON.to_owned(),
+                status_url: None,
+                output: None,
+                ws: Some(Arc::new(WsInvocation {
+                    thing_id: self.ws_thing_id(),
+                    client,
+                    key,
+                    replies: tokio::sync::Mutex::new(replies),
+                    latest: Mutex::new(ActionStatus {
+                        id: None,
+                        status: ActionState::Running,
+                        progress: None,
+                        output: None,
+                        error: None,
+                        href: None,
+                        time_requested: None,
+                        time_ended: None,
+                    }),
+                })),
+            });
+        }
         let body = (!input.is_null()).then_some(&input);
         let response = self.send(&target, body).await?;
         self.handle_from_response(name, &target, &response)
@@ -606,6 +685,7 @@ impl ConsumedThing {
                 accept: target.accept.clone(),
                 status_url: Some(url),
                 output: None,
+                ws: None,
             });
         }
         let output = decode(response, target.codec)?;
@@ -617,6 +697,7 @@ impl ConsumedThing {
             accept: target.accept.clone(),
             status_url: None,
             output: Some(output),
+            ws: None,
         })
     }
 
@@ -634,6 +715,25 @@ impl ConsumedThing {
         input: Value,
     ) -> Result<ActionUpdates, ThingError> {
         let target = self.action_target(name, &input)?;
+        if target.ws {
+            let replies = self.ws_invoke(&target, name, input).await?;
+            let this = self.clone();
+            let name = name.to_owned();
+            return Ok(Box::pin(async_stream::stream! {
+                let mut replies = replies;
+                while let Some(reply) = replies.next().await {
+                    let update = this.ws_update(&name, reply);
+                    let last = !matches!(update, Some(Ok(ActionUpdate::Progress(_))));
+                    if let Some(update) = update {
+                        yield update;
+                    }
+                    if last {
+                        return;
+                    }
+                }
+                yield Err(ThingError::Transport("the update stream ended before the output".into()));
+            }));
+        }
         let mut request = HttpRequest::new(&target.method, target.url.clone());
         request.accept = Some(if target.codec == Codec::Json {
             format!("{EVENT_STREAM}, {}", target.accept)
@@ -702,12 +802,124 @@ impl ConsumedThing {
         })
     }
 
+    // ----- WebSocket ---------------------------------------------------------------------------
+
+    async fn ws_client(&self, target: &Target) -> Result<WsClient, ThingError> {
+        if let Some(client) = lock(&self.inner.ws_clients).get(target.url.as_str()) {
+            return Ok(client.clone());
+        }
+        let options = WsClientOptions {
+            dialect: self.inner.options.dialect,
+            timeout: self.inner.options.timeout,
+            max_message_bytes: self.inner.options.max_response_bytes,
+            ..WsClientOptions::default()
+        };
+        let client = WsClient::connect(target.url.as_str(), options).await?;
+        lock(&self.inner.ws_clients).insert(target.url.to_string(), client.clone());
+        Ok(client)
+    }
+
+    /// The `thingID` of this thing's messages: its `id`, else the URL of its description.
+    fn ws_thing_id(&self) -> String {
+        ws::thing_id_for(
+            &self.inner.thing,
+            self.inner.document_url.as_ref().map(Url::as_str),
+        )
+    }
+
+    async fn ws_request(&self, target: &Target, body: Body) -> Result<Message, ThingError> {
+        let client = self.ws_client(target).await?;
+        let message = Message::new(Some(self.ws_thing_id()), body);
+        Ok(client.request(message).await?)
+    }
+
+    async fn ws_invoke(
+        &self,
+        target: &Target,
+        name: &str,
+        input: Value,
+    ) -> Result<WsReplies, ThingError> {
+        let client = self.ws_client(target).await?;
+        let body = Body::InvokeAction {
+            action: name.to_owned(),
+            input: (!input.is_null()).then_some(input),
+        };
+        let message = Message::new(Some(self.ws_thing_id()), body);
+        Ok(client.invoke(message)?.1)
+    }
+
+    /// What one reply to an invocation means for its caller (`None`: nothing to report).
+    fn ws_update(
+        &self,
+        name: &str,
+        reply: Result<Message, ws::WsError>,
+    ) -> Option<Result<ActionUpdate, ThingError>> {
+        let reply = match reply {
+            Ok(reply) => reply,
+            Err(error) => return Some(Err(error.into())),
+        };
+        match reply.body {
+            Body::ActionStatus {
+                status: StatusValue::Pending,
+                output,
+                ..
+            } => output.map(|value| Ok(ActionUpdate::Progress(value))),
+            Body::ActionStatus {
+                status: StatusValue::Completed,
+                output,
+                ..
+            } => {
+                let output = output.unwrap_or(Value::Null);
+                Some(
+                    self.check_action_output(name, &output)
+                        .map(|()| ActionUpdate::Output(output)),
+                )
+            }
+            Body::ActionStatus {
+                status: StatusValue::Cancelled,
+                ..
+            } => Some(Err(ThingError::ActionCancelled)),
+            Body::ActionStatus {
+                status: StatusValue::Failed,
+                error,
+                ..
+            } => Some(Err(ThingError::ActionFailed {
+                title: error
+                    .as_ref()
+                    .and_then(|e| e.get("title"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("the action failed")
+                    .to_owned(),
+                problem: error.map(Box::new),
+            })),
+            Body::Error(problem) => Some(Err(ws::WsError::Remote(Box::new(problem)).into())),
+            _ => Some(Err(unexpected(&reply))),
+        }
+    }
+
     // ----- observation and events -------------------------------------------------------------
 
     /// `observeproperty`: the values of property `name` as they change, over SSE or long-poll
     /// (by the form and the options' preference). Dropping the stream unobserves.
     pub async fn observe_property(&self, name: &str) -> Result<ValueStream, ThingError> {
         let target = self.property_target(name, "observeproperty")?;
+        if target.ws {
+            let subscription = self
+                .ws_client(&target)
+                .await?
+                .subscribe(&self.ws_thing_id(), WsTopic::Property(name.to_owned()))
+                .await?;
+            let this = self.clone();
+            let name = name.to_owned();
+            return Ok(Box::pin(subscription.map(move |reply| {
+                let reply = reply?;
+                let Body::PropertyReading { value, .. } = reply.body else {
+                    return Err(unexpected(&reply));
+                };
+                this.check_property(&name, &value, true)?;
+                Ok(value)
+            })));
+        }
         let this = self.clone();
         let name = name.to_owned();
         self.open_values(target, move |value| this.check_property(&name, value, true))
@@ -733,6 +945,21 @@ impl ConsumedThing {
         let this = self.clone();
         let key = format!("data of event {name}");
         let schema = event.data.clone();
+        if target.ws {
+            let subscription = self
+                .ws_client(&target)
+                .await?
+                .subscribe(&self.ws_thing_id(), WsTopic::Event(name.to_owned()))
+                .await?;
+            return Ok(Box::pin(subscription.map(move |reply| {
+                let reply = reply?;
+                let Body::Event { data, .. } = reply.body else {
+                    return Err(unexpected(&reply));
+                };
+                this.check(&key, schema.as_ref(), &data, true)?;
+                Ok(data)
+            })));
+        }
         self.open_values(target, move |value| {
             this.check(&key, schema.as_ref(), value, true)
         })
@@ -803,6 +1030,85 @@ pub struct ActionHandle {
     accept: String,
     status_url: Option<Url>,
     output: Option<Value>,
+    ws: Option<Arc<WsInvocation>>,
+}
+
+/// An invocation over WebSocket: its replies and the latest status they reported.
+struct WsInvocation {
+    thing_id: String,
+    client: WsClient,
+    key: String,
+    replies: tokio::sync::Mutex<WsReplies>,
+    latest: Mutex<ActionStatus>,
+}
+
+impl std::fmt::Debug for WsInvocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WsInvocation")
+            .field("thing_id", &self.thing_id)
+            .finish_non_exhaustive()
+    }
+}
+
+fn unexpected(reply: &Message) -> ThingError {
+    ThingError::from(ws::WsError::UnexpectedReply(
+        reply.body.message_type().to_owned(),
+    ))
+}
+
+impl WsInvocation {
+    /// Records what a reply says about the invocation's status.
+    fn note(&self, update: &Result<ActionUpdate, ThingError>) {
+        let mut latest = lock(&self.latest);
+        match update {
+            Ok(ActionUpdate::Progress(value)) => latest.progress = Some(value.clone()),
+            Ok(ActionUpdate::Output(value)) => {
+                latest.status = ActionState::Completed;
+                latest.output = Some(value.clone());
+            }
+            Err(ThingError::ActionCancelled) => latest.status = ActionState::Cancelled,
+            Err(ThingError::ActionFailed { problem, .. }) => {
+                latest.status = ActionState::Failed;
+                latest.error = problem.as_deref().cloned();
+            }
+            Err(_) => latest.status = ActionState::Failed,
+        }
+    }
+
+    /// The next update from the replies (`None` when they ended).
+    async fn next(
+        &self,
+        consumed: &ConsumedThing,
+        action: &str,
+    ) -> Option<Result<ActionUpdate, ThingError>> {
+        let mut replies = self.replies.lock().await;
+        loop {
+            let reply = replies.next().await?;
+            if let Some(update) = consumed.ws_update(action, reply) {
+                self.note(&update);
+                return Some(update);
+            }
+        }
+    }
+
+    fn final_result(&self) -> Option<Result<Value, ThingError>> {
+        let latest = lock(&self.latest);
+        match latest.status {
+            ActionState::Completed => Some(Ok(latest.output.clone().unwrap_or(Value::Null))),
+            ActionState::Cancelled => Some(Err(ThingError::ActionCancelled)),
+            ActionState::Failed => Some(Err(ThingError::ActionFailed {
+                title: latest
+                    .error
+                    .as_ref()
+                    .and_then(|e| e.get("title"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("the action failed")
+                    .to_owned(),
+                problem: latest.error.clone().map(Box::new),
+            })),
+            _ => None,
+        }
+    }
 }
 
 impl ActionHandle {
@@ -813,7 +1119,7 @@ impl ActionHandle {
 
     /// Whether the action runs asynchronously (the server answered 201 with a status resource).
     pub fn is_async(&self) -> bool {
-        self.status_url.is_some()
+        self.status_url.is_some() || self.ws.is_some()
     }
 
     /// The URL of the action-status resource, for asynchronous actions.
@@ -823,6 +1129,17 @@ impl ActionHandle {
 
     /// `queryaction`: the current status (a synchronous action is always completed).
     pub async fn query(&self) -> Result<ActionStatus, ThingError> {
+        if let Some(invocation) = &self.ws {
+            // Over WebSocket the thing pushes every status; take in those already received.
+            if let Ok(mut replies) = invocation.replies.try_lock() {
+                while let Some(Some(reply)) = futures::FutureExt::now_or_never(replies.next()) {
+                    if let Some(update) = self.consumed.ws_update(&self.action, reply) {
+                        invocation.note(&update);
+                    }
+                }
+            }
+            return Ok(lock(&invocation.latest).clone());
+        }
         let Some(url) = &self.status_url else {
             return Ok(ActionStatus {
                 id: None,
@@ -850,6 +1167,40 @@ impl ActionHandle {
     /// `cancelaction` (`DELETE` on the status resource). A synchronous action has already
     /// finished: [`ThingError::ActionFinished`].
     pub async fn cancel(&self) -> Result<(), ThingError> {
+        if let Some(invocation) = &self.ws {
+            if invocation.final_result().is_some() {
+                return Err(ThingError::ActionFinished);
+            }
+            invocation
+                .client
+                .cancel(&invocation.thing_id, &self.action, &invocation.key)?;
+            // The outcome arrives on the invocation's own replies (which another task may be
+            // reading through `updates`; then its reading records the outcome).
+            loop {
+                if let Some(result) = invocation.final_result() {
+                    return match result {
+                        Err(ThingError::ActionCancelled) => Ok(()),
+                        _ => Err(ThingError::ActionFinished),
+                    };
+                }
+                match invocation.next(&self.consumed, &self.action).await {
+                    Some(Err(error))
+                        if !matches!(
+                            error,
+                            ThingError::ActionCancelled | ThingError::ActionFailed { .. }
+                        ) =>
+                    {
+                        return Err(error)
+                    }
+                    Some(_) => continue,
+                    None => {
+                        if invocation.final_result().is_none() {
+                            return Err(ThingError::Closed);
+                        }
+                    }
+                }
+            }
+        }
         let Some(url) = &self.status_url else {
             return Err(ThingError::ActionFinished);
         };
@@ -891,6 +1242,26 @@ impl ActionHandle {
         if let Some(output) = self.output.clone() {
             return Ok(output);
         }
+        if let Some(invocation) = &self.ws {
+            loop {
+                if let Some(result) = invocation.final_result() {
+                    return result;
+                }
+                match invocation.next(&self.consumed, &self.action).await {
+                    Some(Ok(ActionUpdate::Progress(_))) => continue,
+                    Some(update) => {
+                        return update.map(|u| match u {
+                            ActionUpdate::Output(v) | ActionUpdate::Progress(v) => v,
+                        })
+                    }
+                    None => {
+                        return Err(ThingError::Transport(
+                            "the invocation ended without a result".into(),
+                        ))
+                    }
+                }
+            }
+        }
         loop {
             let status = self.query().await?;
             if status.status.is_final() {
@@ -906,6 +1277,21 @@ impl ActionHandle {
     pub fn updates(self) -> ActionUpdates {
         if let Some(output) = self.output.clone() {
             return Box::pin(futures::stream::iter([Ok(ActionUpdate::Output(output))]));
+        }
+        if let Some(invocation) = self.ws.clone() {
+            return Box::pin(async_stream::stream! {
+                if let Some(result) = invocation.final_result() {
+                    yield result.map(ActionUpdate::Output);
+                    return;
+                }
+                while let Some(update) = invocation.next(&self.consumed, &self.action).await {
+                    let last = !matches!(update, Ok(ActionUpdate::Progress(_)));
+                    yield update;
+                    if last {
+                        return;
+                    }
+                }
+            });
         }
         Box::pin(async_stream::stream! {
             let Some(url) = self.status_url.clone() else { return };

@@ -143,6 +143,7 @@ struct ExposedInner {
     events: IndexMap<String, EventSlot>,
     instances: Mutex<HashMap<String, Arc<ActionInstance>>>,
     base_url: Arc<RwLock<Option<Url>>>,
+    ws_base: Arc<RwLock<Option<Url>>>,
     settings: ExposedSettings,
 }
 
@@ -230,6 +231,7 @@ impl ExposedThing {
         thing: Thing,
         slug: String,
         base_url: Arc<RwLock<Option<Url>>>,
+        ws_base: Arc<RwLock<Option<Url>>>,
         settings: ExposedSettings,
     ) -> Result<Self, ThingError> {
         let mut properties = IndexMap::new();
@@ -274,6 +276,7 @@ impl ExposedThing {
                 events,
                 instances: Mutex::new(HashMap::new()),
                 base_url,
+                ws_base,
                 settings,
             }),
         })
@@ -297,25 +300,27 @@ impl ExposedThing {
     /// The TD as served, with every form href made absolute against `base` (the server root).
     pub fn description_at(&self, base: &Url) -> Thing {
         let mut thing = self.inner.thing.clone();
-        let absolute = |href: &mut String| {
-            if let Ok(url) = base.join(href) {
-                *href = url.to_string();
+        let ws_endpoint = crate::binding::ws::ws_url(base, read_lock(&self.inner.ws_base).as_ref());
+        let absolute = |form: &mut crate::td::Form| {
+            if crate::binding::ws::is_ws_form(form) {
+                if let Some(endpoint) = &ws_endpoint {
+                    form.href = endpoint.to_string();
+                }
+            } else if let Ok(url) = base.join(&form.href) {
+                form.href = url.to_string();
             }
         };
         for property in thing.properties.values_mut() {
-            property
-                .forms
-                .iter_mut()
-                .for_each(|f| absolute(&mut f.href));
+            property.forms.iter_mut().for_each(&absolute);
         }
         for action in thing.actions.values_mut() {
-            action.forms.iter_mut().for_each(|f| absolute(&mut f.href));
+            action.forms.iter_mut().for_each(&absolute);
         }
         for event in thing.events.values_mut() {
-            event.forms.iter_mut().for_each(|f| absolute(&mut f.href));
+            event.forms.iter_mut().for_each(&absolute);
         }
         if let Some(forms) = thing.forms.as_mut() {
-            forms.iter_mut().for_each(|f| absolute(&mut f.href));
+            forms.iter_mut().for_each(&absolute);
         }
         thing
     }
@@ -667,7 +672,8 @@ impl ExposedThing {
     }
 
     /// `invokeaction` as a stream of updates, ending with the output. The handler runs in its own
-    /// task and is dropped when the returned stream is.
+    /// task; dropping the returned stream cancels it ([`InteractionContext::cancelled`] completes
+    /// and the handler may run on for the cancel grace period).
     pub fn invoke_action_stream(
         &self,
         name: &str,
@@ -682,10 +688,24 @@ impl ExposedThing {
         let (tx, rx) = mpsc::channel(16);
         let this = self.clone();
         let name = name.to_owned();
+        let grace = self.inner.settings.cancel_grace;
         let drive = async move {
-            let _cancel_tx = cancel_tx;
             let mut updates = updates;
-            while let Some(update) = updates.next().await {
+            loop {
+                let update = tokio::select! {
+                    update = updates.next() => update,
+                    () = tx.closed() => {
+                        // The caller dropped the stream: the handler sees a cancellation and may
+                        // clean up for the grace period.
+                        let _ = cancel_tx.send(true);
+                        let _ = tokio::time::timeout(grace, async {
+                            while updates.next().await.is_some() {}
+                        })
+                        .await;
+                        return;
+                    }
+                };
+                let Some(update) = update else { break };
                 let item = match update {
                     Ok(ActionUpdate::Output(output)) => {
                         let checked = this

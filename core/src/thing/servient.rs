@@ -6,12 +6,14 @@ use std::time::Duration;
 
 use indexmap::IndexMap;
 use tokio::sync::oneshot;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use url::Url;
 
 use super::exposed::{ExposedSettings, ExposedThing};
 use super::{lock, read_lock, write_lock, ThingError};
 use crate::binding::http::{forms, server, HttpSettings};
+use crate::binding::ws::{self, WsSettings};
 use crate::td::Thing;
 
 /// Addresses a started servient listens on.
@@ -20,6 +22,9 @@ use crate::td::Thing;
 pub struct BoundAddresses {
     /// The HTTP listener.
     pub http: Option<SocketAddr>,
+    /// Where WebSocket upgrades are accepted: the separate WebSocket listener when one is
+    /// configured ([`ServientBuilder::ws_port`]), else the HTTP listener.
+    pub ws: Option<SocketAddr>,
 }
 
 /// Configures a [`Servient`].
@@ -30,6 +35,9 @@ pub struct ServientBuilder {
     public_base_url: Option<String>,
     http: HttpSettings,
     exposed: ExposedSettings,
+    ws_port: Option<u16>,
+    ws: WsSettings,
+    websocket: bool,
 }
 
 impl Default for ServientBuilder {
@@ -40,6 +48,9 @@ impl Default for ServientBuilder {
             public_base_url: None,
             http: HttpSettings::default(),
             exposed: ExposedSettings::default(),
+            ws_port: None,
+            ws: WsSettings::default(),
+            websocket: true,
         }
     }
 }
@@ -95,6 +106,47 @@ impl ServientBuilder {
         self
     }
 
+    /// Also accept WebSocket upgrades on this port (0 = a free port), on the HTTP host; the
+    /// WebSocket forms then point at it. Without it the endpoint is only on the HTTP port.
+    pub fn ws_port(mut self, port: u16) -> Self {
+        self.ws_port = Some(port);
+        self
+    }
+
+    /// Whether to serve the `lmosprotocol` WebSocket endpoint and add its forms (default on).
+    pub fn websocket(mut self, enabled: bool) -> Self {
+        self.websocket = enabled;
+        self
+    }
+
+    /// Largest WebSocket message (and frame) in bytes (default 1 MiB); a larger one closes the
+    /// connection with code 1009.
+    pub fn ws_max_message_bytes(mut self, bytes: usize) -> Self {
+        self.ws.max_message_bytes = bytes.max(64);
+        self
+    }
+
+    /// Messages waiting to be written per WebSocket connection (default 256). Replies wait for
+    /// room; notifications that find the queue full are dropped.
+    pub fn ws_queue_capacity(mut self, messages: usize) -> Self {
+        self.ws.queue_capacity = messages.max(1);
+        self
+    }
+
+    /// Requests handled at once per WebSocket connection (default 64); more wait.
+    pub fn ws_max_in_flight(mut self, requests: usize) -> Self {
+        self.ws.max_in_flight = requests.max(1);
+        self
+    }
+
+    /// How often an idle WebSocket peer is pinged (default 30 s), and how long after that
+    /// without any frame from it the connection is dropped (default 30 s).
+    pub fn ws_ping(mut self, interval: Duration, timeout: Duration) -> Self {
+        self.ws.ping_interval = interval.max(Duration::from_millis(10));
+        self.ws.pong_timeout = timeout.max(Duration::from_millis(10));
+        self
+    }
+
     /// Builds the servient (nothing listens until [`Servient::start`]).
     pub fn build(self) -> Result<Servient, ThingError> {
         let public = match &self.public_base_url {
@@ -126,6 +178,13 @@ impl ServientBuilder {
                 base_url: Arc::new(RwLock::new(public)),
                 bound: RwLock::new(None),
                 running: Mutex::new(None),
+                ws_port: self.ws_port,
+                ws: self.ws,
+                websocket: self.websocket,
+                ws_base: Arc::new(RwLock::new(None)),
+                ws_bound: RwLock::new(None),
+                ws_shutdown: ws::server::shutdown_signal(),
+                closing: watch::Sender::new(false),
             }),
         })
     }
@@ -134,6 +193,7 @@ impl ServientBuilder {
 struct Running {
     shutdown: oneshot::Sender<()>,
     task: JoinHandle<()>,
+    ws: Option<(oneshot::Sender<()>, JoinHandle<()>)>,
 }
 
 /// What the HTTP routes need: the hosted things and how to make URLs.
@@ -148,15 +208,61 @@ pub(crate) struct Registry {
     base_url: Arc<RwLock<Option<Url>>>,
     bound: RwLock<Option<SocketAddr>>,
     running: Mutex<Option<Running>>,
+    ws_port: Option<u16>,
+    pub(crate) ws: WsSettings,
+    websocket: bool,
+    /// `ws://host:port/` of the separate WebSocket listener, once bound.
+    ws_base: Arc<RwLock<Option<Url>>>,
+    ws_bound: RwLock<Option<SocketAddr>>,
+    /// Set to `true` to close every open WebSocket connection.
+    pub(crate) ws_shutdown: tokio::sync::watch::Sender<bool>,
+    /// `true` while [`Servient::shutdown`] runs: open streams (SSE, long-poll) end on it, so their
+    /// connections close instead of outliving the server.
+    closing: watch::Sender<bool>,
 }
 
 impl Registry {
+    /// Completes when the servient starts shutting down.
+    pub(crate) fn closed(&self) -> crate::thing::BoxFuture<()> {
+        let mut closing = self.closing.subscribe();
+        Box::pin(async move {
+            // An error means the servient is gone, which is a shutdown too.
+            let _ = closing.wait_for(|closing| *closing).await;
+        })
+    }
+
     pub(crate) fn thing(&self, slug: &str) -> Option<ExposedThing> {
         read_lock(&self.things).get(slug).cloned()
     }
 
     pub(crate) fn things(&self) -> Vec<ExposedThing> {
         read_lock(&self.things).values().cloned().collect()
+    }
+
+    /// The thing a WebSocket message's `thingID` names: the TD's `id`, else the URL of its TD
+    /// (any host, as consumers reach the server under different names), else its slug.
+    pub(crate) fn thing_by_id(&self, id: &str) -> Option<ExposedThing> {
+        let things = read_lock(&self.things);
+        if let Some(found) = things
+            .values()
+            .find(|t| t.template().id.as_deref() == Some(id))
+        {
+            return Some(found.clone());
+        }
+        if let Some(found) = things.get(id) {
+            if found.template().id.is_none() {
+                return Some(found.clone());
+            }
+        }
+        let url = Url::parse(id).ok()?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return None;
+        }
+        let segment = url.path_segments()?.next_back()?;
+        things
+            .values()
+            .find(|t| t.template().id.is_none() && forms::encode_segment(t.slug()) == segment)
+            .cloned()
     }
 
     /// The base URL for a request: the configured public one, else the bound address, else the
@@ -242,10 +348,14 @@ impl Servient {
         }
         let mut thing = thing;
         forms::fill_forms(&mut thing, &slug);
+        if self.inner.websocket {
+            ws::add_forms(&mut thing);
+        }
         let exposed = ExposedThing::new(
             thing,
             slug.clone(),
             self.inner.base_url.clone(),
+            self.inner.ws_base.clone(),
             self.inner.exposed.clone(),
         )?;
         let mut things = write_lock(&self.inner.things);
@@ -269,15 +379,29 @@ impl Servient {
     /// The HTTP routes of every exposed thing (present and future), to mount in an existing axum
     /// application. Form hrefs use the public base URL if configured, else the request's `Host`.
     pub fn router(&self) -> axum::Router {
-        server::router(self.inner.clone())
+        let http = server::router(self.inner.clone());
+        if self.inner.websocket {
+            http.merge(self.ws_router())
+        } else {
+            http
+        }
+    }
+
+    pub(crate) fn registry(&self) -> Arc<Registry> {
+        self.inner.clone()
+    }
+
+    /// Only the WebSocket endpoint ([`ws::WS_PATH`]), to mount in an existing axum application.
+    pub fn ws_router(&self) -> axum::Router {
+        axum::Router::new()
+            .route(ws::WS_PATH, axum::routing::get(ws::server::upgrade))
+            .with_state(self.inner.clone())
     }
 
     /// Binds the HTTP port and serves until [`shutdown`](Self::shutdown).
     pub async fn start(&self) -> Result<BoundAddresses, ThingError> {
-        if let Some(address) = *read_lock(&self.inner.bound) {
-            return Ok(BoundAddresses {
-                http: Some(address),
-            });
+        if read_lock(&self.inner.bound).is_some() {
+            return Ok(self.addresses());
         }
         let address = SocketAddr::new(self.inner.http_host, self.inner.http_port);
         let listener =
@@ -296,7 +420,47 @@ impl Servient {
                 .map_err(|e| ThingError::InvalidConfig(e.to_string()))?;
             *write_lock(&self.inner.base_url) = Some(base);
         }
+        let ws_listener = match (self.inner.websocket, self.inner.ws_port) {
+            (true, Some(port)) => {
+                let address = SocketAddr::new(self.inner.http_host, port);
+                let listener =
+                    tokio::net::TcpListener::bind(address)
+                        .await
+                        .map_err(|e| ThingError::Bind {
+                            address: address.to_string(),
+                            message: e.to_string(),
+                        })?;
+                let ws_bound = listener.local_addr().map_err(|e| ThingError::Bind {
+                    address: address.to_string(),
+                    message: e.to_string(),
+                })?;
+                Some((listener, ws_bound))
+            }
+            _ => None,
+        };
         *write_lock(&self.inner.bound) = Some(bound);
+        self.inner.ws_shutdown.send_replace(false);
+        let ws = match ws_listener {
+            Some((listener, ws_bound)) => {
+                let base = Url::parse(&format!("ws://{ws_bound}/"))
+                    .map_err(|e| ThingError::InvalidConfig(e.to_string()))?;
+                *write_lock(&self.inner.ws_base) = Some(base);
+                *write_lock(&self.inner.ws_bound) = Some(ws_bound);
+                let (stop, on_stop) = oneshot::channel::<()>();
+                let app = self.ws_router();
+                let task = tokio::spawn(async move {
+                    let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+                        let _ = on_stop.await;
+                    });
+                    if let Err(error) = serve.await {
+                        eprintln!("lmos: WebSocket server stopped: {error}");
+                    }
+                });
+                Some((stop, task))
+            }
+            None => None,
+        };
+        self.inner.closing.send_replace(false);
         let (shutdown, on_shutdown) = oneshot::channel::<()>();
         let app = self.router();
         let task = tokio::spawn(async move {
@@ -308,15 +472,21 @@ impl Servient {
                 eprintln!("lmos: HTTP server stopped: {error}");
             }
         });
-        *lock(&self.inner.running) = Some(Running { shutdown, task });
-        Ok(BoundAddresses { http: Some(bound) })
+        *lock(&self.inner.running) = Some(Running { shutdown, task, ws });
+        Ok(self.addresses())
     }
 
     /// The addresses bound by [`start`](Self::start), if started.
     pub fn addresses(&self) -> BoundAddresses {
-        BoundAddresses {
-            http: *read_lock(&self.inner.bound),
-        }
+        let http = *read_lock(&self.inner.bound);
+        let ws = if !self.inner.websocket {
+            None
+        } else if self.inner.ws_port.is_some() {
+            *read_lock(&self.inner.ws_bound)
+        } else {
+            http
+        };
+        BoundAddresses { http, ws }
     }
 
     /// The base URL form hrefs are made from, once known.
@@ -327,9 +497,22 @@ impl Servient {
     /// Stops the server: no new connections; open streams (SSE, long-poll) are closed.
     pub async fn shutdown(&self) {
         let running = lock(&self.inner.running).take();
+        // Open WebSocket connections close with 1001 (going away).
+        self.inner.ws_shutdown.send_replace(true);
         if let Some(running) = running {
+            // Open streams end now, so their connections can finish.
+            self.inner.closing.send_replace(true);
             let _ = running.shutdown.send(());
-            // Streams never end on their own; give requests a moment, then stop the task.
+            if let Some((stop, mut task)) = running.ws {
+                let _ = stop.send(());
+                if tokio::time::timeout(Duration::from_secs(2), &mut task)
+                    .await
+                    .is_err()
+                {
+                    task.abort();
+                }
+            }
+            // Give requests in flight a moment, then stop the task.
             let mut task = running.task;
             if tokio::time::timeout(Duration::from_secs(2), &mut task)
                 .await
@@ -339,6 +522,8 @@ impl Servient {
             }
         }
         *write_lock(&self.inner.bound) = None;
+        *write_lock(&self.inner.ws_bound) = None;
+        *write_lock(&self.inner.ws_base) = None;
         if self.inner.public_base_url.is_none() {
             *write_lock(&self.inner.base_url) = None;
         }

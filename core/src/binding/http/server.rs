@@ -415,7 +415,8 @@ async fn write_multiple(
 
 // ----- observation and events -----------------------------------------------------------------
 
-fn sse_values(values: ValueStream) -> Response {
+fn sse_values(registry: &Registry, values: ValueStream) -> Response {
+    let values = values.take_until(registry.closed());
     // node-wot's SSE client reads only unnamed events, so values go out as plain `data:` lines.
     let events = values.map(|value| {
         let data = match value {
@@ -429,7 +430,8 @@ fn sse_values(values: ValueStream) -> Response {
         .into_response()
 }
 
-async fn long_poll(registry: &Registry, mut values: ValueStream, headers: &HeaderMap) -> Reply {
+async fn long_poll(registry: &Registry, values: ValueStream, headers: &HeaderMap) -> Reply {
+    let mut values = values.take_until(registry.closed());
     match tokio::time::timeout(registry.http.long_poll_timeout, values.next()).await {
         Ok(Some(Ok(value))) => {
             encoded(StatusCode::OK, &value, response_codec(headers, Codec::Json))
@@ -462,7 +464,7 @@ async fn observe_sse(
     Path((slug, name)): Path<(String, String)>,
 ) -> Reply {
     let thing = lookup(&registry, &slug)?;
-    Ok(sse_values(observe(&thing, &name)?))
+    Ok(sse_values(&registry, observe(&thing, &name)?))
 }
 
 async fn observe_long_poll(
@@ -501,7 +503,7 @@ async fn subscribe_sse(
     Path((slug, name)): Path<(String, String)>,
 ) -> Reply {
     let thing = lookup(&registry, &slug)?;
-    Ok(sse_values(thing.subscribe_event(&name)?))
+    Ok(sse_values(&registry, thing.subscribe_event(&name)?))
 }
 
 async fn subscribe_long_poll(
@@ -517,7 +519,8 @@ async fn subscribe_long_poll(
 // ----- actions --------------------------------------------------------------------------------
 
 /// Action updates as named SSE events: `progress`, then `output` or `error` (a problem document).
-fn sse_updates(updates: ActionUpdates) -> Response {
+fn sse_updates(registry: &Registry, updates: ActionUpdates) -> Response {
+    let updates = updates.take_until(registry.closed());
     let events = updates.map(|update| {
         let event = match update {
             Ok(ActionUpdate::Progress(value)) => {
@@ -595,6 +598,7 @@ async fn invoke_action(
     }
     if accepts_event_stream(&headers) {
         return Ok(sse_updates(
+            &registry,
             thing.invoke_action_stream(&name, input, trace)?,
         ));
     }
@@ -618,7 +622,7 @@ async fn query_action(
 ) -> Reply {
     let thing = lookup(&registry, &slug)?;
     if accepts_event_stream(&headers) {
-        return Ok(sse_updates(thing.action_updates(&name, &id)?));
+        return Ok(sse_updates(&registry, thing.action_updates(&name, &id)?));
     }
     let mut status = thing.query_action(&name, &id)?;
     status.href = Some(status_url(&registry, &headers, &slug, &name, &id));
