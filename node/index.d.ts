@@ -149,6 +149,8 @@ export declare class ThingBuilder {
   form(form: JsonObject): this;
   link(link: Link): this;
   security(name: string, scheme: JsonObject): this;
+  /** Adds the conversational `chat` action: synchronous, an AgentRequest in, an AgentResult out. */
+  chatAction(options?: { description?: string }): this;
   /** The finished TD (forms are added by the servient that exposes it). */
   build(): ThingDescription;
 }
@@ -203,6 +205,8 @@ export declare class ExposedThing {
   /** An async function returns the output; an async generator function yields progress and returns the output. */
   onAction(name: string, handler: ActionHandler | ActionStreamHandler): this;
   onActionStream(name: string, handler: ActionStreamHandler): this;
+  /** Answers the `chat` action: the handler gets the AgentRequest and returns an AgentResult or a string. */
+  onChat(handler: ChatHandler): this;
 }
 
 /** What `onInternalError` receives: errors callers only see as "internal error". */
@@ -345,10 +349,84 @@ export declare class ConsumedThing {
   startAction(name: string, input?: unknown): Promise<ActionHandle>;
   observeProperty<T = any>(name: string): Promise<Stream<T>>;
   subscribeEvent<T = any>(name: string): Promise<Stream<T>>;
+  /** Invokes the `chat` action with an AgentRequest (a string is a question in a new conversation). */
+  chat(request: AgentRequest | string): Promise<AgentResult>;
+  /** Asks a question in a new conversation; the text of the agent's first message. */
+  ask(question: string): Promise<string>;
 }
 
 /** Consumes a thing from the URL of its TD, or from a TD object. */
 export declare function consume(target: string | ThingDescription, options?: ConsumeOptions): Promise<ConsumedThing>;
+
+/** A `{key, value}` entry of a system context or user profile. */
+export interface ContextEntry {
+  key: string;
+  value: string;
+  [member: string]: unknown;
+}
+
+/** One message of a conversation (the data model of the LMOS Kotlin SDK). */
+export interface ChatMessage {
+  /** `user`, `assistant`, `agent` or `system`. */
+  role: string;
+  content: string;
+  /** Format of the content, e.g. `text`. */
+  format?: string;
+  turnId?: string;
+  binaryData?: Array<{ mimeType: string; dataAsBase64: string; [member: string]: unknown }>;
+  [member: string]: unknown;
+}
+
+/** A value replaced by a placeholder. */
+export interface AnonymizationEntity {
+  type: string;
+  value: string;
+  replacement: string;
+  [member: string]: unknown;
+}
+
+/** The input of a `chat` action. Unknown members are kept. */
+export interface AgentRequest {
+  conversationContext?: {
+    conversationId?: string;
+    turnId?: string;
+    anonymizationEntities?: AnonymizationEntity[];
+    [member: string]: unknown;
+  };
+  systemContext?: ContextEntry[];
+  userContext?: { userId?: string; userToken?: string; profile?: ContextEntry[]; [member: string]: unknown };
+  messages: ChatMessage[];
+  [member: string]: unknown;
+}
+
+/** The output of a `chat` action. Unknown members are kept. */
+export interface AgentResult {
+  /** `success` or `failure`. */
+  status?: string;
+  responseTime?: number;
+  messages: ChatMessage[];
+  anonymizationEntities?: AnonymizationEntity[];
+  [member: string]: unknown;
+}
+
+/** Answers a `chat` action: an AgentResult, or a string (the text of a successful result). */
+export type ChatHandler = (
+  request: AgentRequest,
+  context: InteractionContext,
+) => AgentResult | string | Promise<AgentResult | string>;
+
+/** Asks the agent whose TD is at `url` a question in a new conversation; the text of its answer. */
+export declare function chat(url: string, question: string, options?: ConsumeOptions): Promise<string>;
+/** An AgentRequest that opens a new conversation with one user message. */
+export declare function agentRequest(question: string): AgentRequest;
+/** An AgentResult with status `success` and one text message from the agent. */
+export declare function agentResult(answer: string): AgentResult;
+/** The text of the first message the agent wrote (role not `user`/`system`), or null. */
+export declare function firstText(result: AgentResult): string | null;
+/** The JSON Schema of an AgentRequest. */
+export declare function agentRequestSchema(): DataSchema;
+/** The JSON Schema of an AgentResult. */
+export declare function agentResultSchema(): DataSchema;
 
 /** Options every lmos error takes. */
 export interface LmosErrorOptions {
@@ -427,6 +505,12 @@ declare const lmos: {
   ConsumedThing: typeof ConsumedThing;
   ActionHandle: typeof ActionHandle;
   Stream: typeof Stream;
+  chat: typeof chat;
+  agentRequest: typeof agentRequest;
+  agentResult: typeof agentResult;
+  firstText: typeof firstText;
+  agentRequestSchema: typeof agentRequestSchema;
+  agentResultSchema: typeof agentResultSchema;
   LmosError: typeof LmosError;
   InvalidThingDescription: typeof InvalidThingDescription;
   InvalidPayload: typeof InvalidPayload;

@@ -282,6 +282,16 @@ class ThingBuilder {
     return this._do((b) => b.security(checkName(name, "the security name"), toJson(scheme, "the scheme")));
   }
 
+  /**
+   * Adds the conversational `chat` action of the LMOS Kotlin SDK: synchronous, an AgentRequest
+   * in, an AgentResult out. `options.description` replaces the default description.
+   */
+  chatAction(options = {}) {
+    const affordance = JSON.parse(native.chatAffordance());
+    if (options.description !== undefined) affordance.description = checkName(options.description, "the description");
+    return this.action(CHAT_ACTION, affordance);
+  }
+
   build() {
     return JSON.parse(sync(() => this._native.build()));
   }
@@ -504,6 +514,18 @@ class ExposedThing {
     if (isAsyncGeneratorFunction(handler)) return this.onActionStream(name, handler);
     const bridge = singleBridge((request, context) => handler(request.input, context));
     sync(() => this._native.onAction(checkName(name, "the action name"), bridge));
+    return this;
+  }
+
+  /**
+   * `handler(request, context)` answers the conversational `chat` action (see
+   * `ThingBuilder.chatAction()`): it gets the AgentRequest as sent and returns an AgentResult or a
+   * string (the text of a successful result).
+   */
+  onChat(handler) {
+    checkHandler(handler);
+    const bridge = singleBridge((request, context) => handler(request.input, context));
+    sync(() => this._native.onChat(bridge));
     return this;
   }
 
@@ -799,12 +821,64 @@ class ConsumedThing {
   async subscribeEvent(name) {
     return new Stream(await later(this._native.subscribeEvent(checkName(name, "the event name"), traceArg())));
   }
+
+  /**
+   * Invokes the conversational `chat` action with an AgentRequest (a string is a question in a
+   * new conversation); resolves to the AgentResult.
+   */
+  async chat(request) {
+    const text = toJson(request, "the AgentRequest");
+    return JSON.parse(await later(this._native.chat(text, traceArg())));
+  }
+
+  /** Asks a question in a new conversation; resolves to the text of the agent's first message. */
+  async ask(question) {
+    return later(this._native.ask(checkName(question, "the question"), traceArg()));
+  }
 }
 
 /** Consumes a thing from the URL of its TD, or from a TD object. */
 async function consume(target, options) {
   if (typeof target === "string") return ConsumedThing.fromUrl(target, options);
   return ConsumedThing.fromTd(target, options);
+}
+
+// ----- conversational agents --------------------------------------------------------------------
+
+const CHAT_ACTION = "chat";
+
+/**
+ * Consumes the agent whose TD is at `url`, asks `question` in a new conversation and resolves to
+ * the text of the agent's first message (InvalidOutput when it wrote none).
+ */
+async function chat(url, question, options) {
+  const settings = consumeOptions(options);
+  return later(native.chat(checkName(url, "the URL"), checkName(question, "the question"), settings, traceArg()));
+}
+
+/** An AgentRequest that opens a new conversation (fresh conversationId) with one user message. */
+function agentRequest(question) {
+  return JSON.parse(native.agentRequest(checkName(question, "the question")));
+}
+
+/** An AgentResult with status "success" and one text message from the agent. */
+function agentResult(answer) {
+  return JSON.parse(native.agentResult(checkName(answer, "the answer")));
+}
+
+/** The text of the first message the agent wrote in an AgentResult (role not user/system), or null. */
+function firstText(result) {
+  return sync(() => native.firstText(toJson(result, "the AgentResult"))) ?? null;
+}
+
+/** The JSON Schema of an AgentRequest (the input of a `chat` action). */
+function agentRequestSchema() {
+  return JSON.parse(native.agentRequestSchema());
+}
+
+/** The JSON Schema of an AgentResult (the output of a `chat` action). */
+function agentResultSchema() {
+  return JSON.parse(native.agentResultSchema());
 }
 
 module.exports = {
@@ -826,6 +900,13 @@ module.exports = {
   ConsumedThing,
   ActionHandle,
   Stream,
+  // conversational agents
+  chat,
+  agentRequest,
+  agentResult,
+  firstText,
+  agentRequestSchema,
+  agentResultSchema,
   // errors
   LmosError,
   InvalidThingDescription,

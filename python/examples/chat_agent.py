@@ -4,7 +4,8 @@
 
 `answer` below is an ordinary function from question to answer (put your model call there). The
 agent publishes it as the `chat` action with the AgentRequest / AgentResult shapes of the LMOS
-Kotlin SDK, so any LMOS client can talk to it. The first line on stdout is the URL of the TD.
+Kotlin SDK, so any LMOS client can talk to it, e.g. `await lmos.chat(url, "How warm is it?")`.
+The first line on stdout is the URL of the TD.
 """
 
 from __future__ import annotations
@@ -26,61 +27,24 @@ def answer(question: str) -> str:
     return f"You asked {len(words)} word(s); the last one was {words[-1]!r}." if words else "?"
 
 
-MESSAGES = {
-    "type": "array",
-    "items": {
-        "type": "object",
-        "properties": {
-            "role": {"type": "string"},
-            "content": {"type": "string"},
-            "format": {"type": "string"},
-        },
-        "required": ["role", "content"],
-    },
-}
-
-
 def chat_agent(title: str, function: Any) -> lmos.ThingBuilder:
     """An agent description with one `chat` action (AgentRequest in, AgentResult out)."""
     return (
-        lmos.agent(title)
-        .description(function.__doc__ or "A conversational agent.")
-        .action(
-            "chat",
-            description="Ask the agent a question (AgentRequest in, AgentResult out).",
-            input={
-                "type": "object",
-                "properties": {
-                    "conversationContext": {"type": "object"},
-                    "systemContext": {"type": "array"},
-                    "userContext": {"type": "object"},
-                    "messages": MESSAGES,
-                },
-                "required": ["messages"],
-            },
-            output={
-                "type": "object",
-                "properties": {"status": {"type": "string"}, "messages": MESSAGES},
-                "required": ["messages"],
-            },
-        )
+        lmos.agent(title).description(function.__doc__ or "A conversational agent.").chat_action()
     )
 
 
 def publish_chat(agent: lmos.ExposedThing, function: Any) -> None:
     """Serves `function(question) -> str` as the agent's `chat` action."""
 
-    @agent.action("chat")
-    async def chat(request: dict[str, Any]) -> dict[str, Any]:
+    @agent.on_chat
+    async def chat(request: dict[str, Any]) -> str:
         questions = [m["content"] for m in request["messages"] if m["role"] == "user"]
         if not questions:
             raise lmos.InvalidInput("the request has no user message")
-        # A plain function may block: keep the event loop free while it runs.
-        reply = await asyncio.to_thread(function, questions[-1])
-        return {
-            "status": "success",
-            "messages": [{"role": "assistant", "content": reply, "format": "text"}],
-        }
+        # A plain function may block: keep the event loop free while it runs. The answer
+        # becomes an AgentResult with status "success" and one text message from the agent.
+        return await asyncio.to_thread(function, questions[-1])
 
 
 async def main(argv: list[str] | None = None) -> int:

@@ -20,8 +20,20 @@ Call::
 
     echo = await lmos.consume("http://127.0.0.1:8080/echo")
     print(await echo.invoke_action("echo", "hello"))
+
+Talk to a conversational agent (the ``chat`` action of the LMOS Kotlin SDK)::
+
+    print(await lmos.chat("http://127.0.0.1:8080/weather", "What is the weather in London?"))
 """
 
+from lmos._chat import (
+    agent_request,
+    agent_request_schema,
+    agent_result,
+    agent_result_schema,
+    chat,
+    first_text,
+)
 from lmos._consume import ActionHandle, ConsumedThing, Stream, consume
 from lmos._native import (
     ActionCancelled,
@@ -91,9 +103,15 @@ __all__ = [
     "Update",
     "__version__",
     "agent",
+    "agent_request",
+    "agent_request_schema",
+    "agent_result",
+    "agent_result_schema",
+    "chat",
     "check_payload",
     "consume",
     "current_context",
+    "first_text",
     "parse_td",
     "thing",
     "tool",

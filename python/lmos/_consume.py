@@ -253,6 +253,18 @@ class ConsumedThing:
         """``subscribeevent``: the data of each event emitted from now on."""
         return Stream(lambda: self._native.subscribe_event(name), _value)
 
+    async def chat(self, request: dict[str, Any] | str) -> dict[str, Any]:
+        """Invokes the conversational ``chat`` action with an ``AgentRequest`` dict (a ``str`` is
+        a question in a new conversation) and returns the ``AgentResult`` dict."""
+        result: dict[str, Any] = await _native.chat_request(self._native, request)
+        return result
+
+    async def ask(self, question: str) -> str:
+        """Asks ``question`` in a new conversation; the text of the agent's first message
+        (:class:`lmos.InvalidOutput` when it wrote none)."""
+        answer: str = await _native.ask(self._native, question)
+        return answer
+
 
 async def consume(
     td_or_url: str | dict[str, Any],

@@ -96,6 +96,15 @@ class ExposedThing:
         else:
             self._native.on_action(name, _handlers.unary(handler, 2))
 
+    def on_chat(self, handler: F) -> F:
+        """Makes ``handler(request[, ctx])`` answer the conversational ``chat`` action (declare
+        it with :meth:`lmos.ThingBuilder.chat_action`). ``request`` is the ``AgentRequest`` dict
+        as the caller sent it (it has ``messages``); the handler returns an ``AgentResult`` dict
+        or a ``str``, the text of a successful result. Usable as a decorator: ``@agent.on_chat``.
+        """
+        self._native.on_chat(_handlers.unary(handler, 2))
+        return handler
+
     def property_read(self, name: str) -> Callable[[F], F]:
         """Decorator form of :meth:`on_property_read`."""
 

@@ -37,7 +37,7 @@ struct Options {
     max_response_bytes: Option<usize>,
 }
 
-fn consume_options(text: &str) -> Result<ConsumeOptions> {
+pub(crate) fn consume_options(text: &str) -> Result<ConsumeOptions> {
     let given: Options =
         serde_json::from_str(text).map_err(|e| type_error(format!("bad consume options: {e}")))?;
     let mut options = ConsumeOptions::default();
@@ -80,7 +80,7 @@ fn consume_options(text: &str) -> Result<ConsumeOptions> {
 }
 
 /// Reads the trace context handed over by JavaScript (`null` or absent: none).
-fn trace_from(text: Option<String>) -> Result<Option<TraceContext>> {
+pub(crate) fn trace_from(text: Option<String>) -> Result<Option<TraceContext>> {
     let Some(text) = text else { return Ok(None) };
     let value = parse_json(&text, "the trace context")?;
     let Some(parent) = value.get("traceparent").and_then(Value::as_str) else {
@@ -92,7 +92,7 @@ fn trace_from(text: Option<String>) -> Result<Option<TraceContext>> {
         .map_err(|e| thing_error(&ThingError::Trace(e)))
 }
 
-async fn traced<F: Future>(trace: Option<TraceContext>, future: F) -> F::Output {
+pub(crate) async fn traced<F: Future>(trace: Option<TraceContext>, future: F) -> F::Output {
     match trace {
         Some(context) => lmos::trace::scope(context, future).await,
         None => future.await,
@@ -130,7 +130,7 @@ pub fn consume_td(td: String, options: String) -> Result<NativeConsumedThing> {
 /// A thing this process calls.
 #[napi]
 pub struct NativeConsumedThing {
-    inner: ConsumedThing,
+    pub(crate) inner: ConsumedThing,
 }
 
 #[napi]

@@ -12,6 +12,7 @@
 // napi-derive registers exports only outside `cfg(test)`; the unit-test build sees them unused.
 #![cfg_attr(test, allow(dead_code))]
 
+mod chat;
 mod consume;
 mod errors;
 mod serve;

@@ -276,6 +276,16 @@ impl NativeExposedThing {
             .map_err(|e| thing_error(&e))
     }
 
+    /// Registers a JavaScript handler for the conversational `chat` action: it gets the
+    /// AgentRequest and returns an AgentResult or a string (the text of a successful result).
+    #[napi]
+    pub fn on_chat(&self, callback: JsCallback) -> Result<()> {
+        let handler = lmos::chat::json_chat_handler(Arc::new(JsHandler::new(callback)));
+        self.inner
+            .on_action(lmos::chat::CHAT_ACTION, handler)
+            .map_err(|e| thing_error(&e))
+    }
+
     /// Registers a JavaScript action handler that reports progress (an async generator).
     #[napi]
     pub fn on_action_stream(&self, name: String, callback: JsCallback) -> Result<()> {

@@ -117,7 +117,7 @@ fn options(
 /// A thing this process calls, following the forms of its TD.
 #[pyclass(module = "lmos._native", frozen)]
 pub struct ConsumedThing {
-    inner: lmos::thing::ConsumedThing,
+    pub(crate) inner: lmos::thing::ConsumedThing,
 }
 
 #[pymethods]

@@ -2,6 +2,7 @@
 //! bridges async; every piece of protocol logic lives in the `lmos` crate.
 
 mod bridge;
+mod chat;
 mod consume;
 mod convert;
 mod errors;
@@ -16,6 +17,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     errors::register(m)?;
     td::register(m)?;
+    chat::register(m)?;
     m.add_class::<serve::Servient>()?;
     m.add_class::<serve::ExposedThing>()?;
     m.add_class::<serve::HandlerContext>()?;

@@ -326,6 +326,17 @@ impl ExposedThing {
             .map_err(|e| thing_error(py, &e))
     }
 
+    /// Registers `handler(request, context)` to answer the `chat` action: it gets the
+    /// AgentRequest dict and returns an AgentResult dict or a `str` (the text of a successful
+    /// result).
+    fn on_chat(&self, py: Python<'_>, handler: Py<PyAny>) -> PyResult<()> {
+        let name = lmos::chat::CHAT_ACTION;
+        let handler = self.handler(py, "chat", name, handler)?;
+        self.inner
+            .on_action(name, lmos::chat::json_chat_handler(Arc::new(handler)))
+            .map_err(|e| thing_error(py, &e))
+    }
+
     /// Registers `handler(input, context, sink)` to run an action that reports progress through
     /// `sink.progress(value)` and finishes with `sink.output(value)`.
     fn on_action_stream(&self, py: Python<'_>, name: &str, handler: Py<PyAny>) -> PyResult<()> {

@@ -188,6 +188,20 @@ impl ThingBuilder {
         Ok(slf)
     }
 
+    /// Adds the conversational `chat` action (AgentRequest in, AgentResult out).
+    #[pyo3(signature = (*, description=None))]
+    fn chat_action<'py>(
+        slf: Bound<'py, Self>,
+        description: Option<String>,
+    ) -> PyResult<Bound<'py, Self>> {
+        let mut action = lmos::chat::chat_affordance();
+        if let Some(d) = description {
+            action = action.description(d);
+        }
+        Self::update(&slf, |b| Ok(b.action(lmos::chat::CHAT_ACTION, action)))?;
+        Ok(slf)
+    }
+
     /// Adds an event with an optional data schema.
     #[pyo3(signature = (name, *, data=None, description=None))]
     fn event<'py>(
