@@ -364,3 +364,30 @@ async fn a_server_that_stops_answering_is_replaced() {
     assert!(replaced.is_ok(), "the dead connection was never replaced");
     drop(client);
 }
+
+/// A TD without `id`, consumed from the document itself (no URL to name it by): the client names
+/// the thing by its title, and the server finds it by that title.
+#[tokio::test]
+async fn things_without_id_are_found_by_title() {
+    use lmos::td::{DataSchema, PropertyAffordance, ThingBuilder};
+    let servient = Servient::builder().http_port(0).build().unwrap();
+    let counter = servient
+        .expose(
+            ThingBuilder::thing("Counter Thing")
+                .property(
+                    "count",
+                    PropertyAffordance::new(DataSchema::of_type("integer")),
+                )
+                .build(),
+        )
+        .unwrap();
+    counter.set_property("count", json!(7)).unwrap();
+    servient.start().await.unwrap();
+    let td = counter.thing_description();
+    assert!(td.id.is_none());
+    for dialect in [Dialect::Spec, Dialect::KotlinWot] {
+        let consumed = ConsumedThing::new(td.clone(), ws_options(dialect)).unwrap();
+        assert_eq!(consumed.read_property("count").await.unwrap(), 7);
+    }
+    servient.shutdown().await;
+}

@@ -254,6 +254,13 @@ impl Registry {
                 return Some(found.clone());
             }
         }
+        // A consumer holding an id-less TD without its URL can only name the thing by its title.
+        if let Some(found) = things
+            .values()
+            .find(|t| t.template().id.is_none() && t.title() == id)
+        {
+            return Some(found.clone());
+        }
         let url = Url::parse(id).ok()?;
         if !matches!(url.scheme(), "http" | "https") {
             return None;
