@@ -182,6 +182,46 @@ test("the Node agent stops cleanly on SIGTERM", async () => {
   assert.equal(code, 0);
 });
 
-test("a Python client calling the Node agent", (t) => {
-  t.skip("the Python package is not on main yet (branch python)");
+// The Python package installed by scripts/test's python stage (a virtualenv in the target dir).
+const pythonVenv = process.env.LMOS_PYTHON_VENV ?? path.join(targetDir, "python-venv");
+const python = path.join(pythonVenv, "bin", "python");
+// scripts/test sets LMOS_REQUIRE_PYTHON=1 when its python stage ran first.
+const requirePython = process.env.LMOS_REQUIRE_PYTHON === "1";
+
+const pythonClient = `
+import asyncio, json, sys
+import lmos
+
+async def main(url):
+    agent = await lmos.consume(url)
+    config = await agent.read_property("modelConfiguration")
+    answer = await agent.invoke_action("getWeather", {"question": "Rain in Bonn?", "interactionMode": "text"})
+    try:
+        await agent.invoke_action("getWeather", {"question": "no mode"})
+        refused = None
+    except lmos.LmosError as error:
+        refused = error.code
+    print(json.dumps({"config": config, "answer": answer, "refused": refused}))
+
+asyncio.run(main(sys.argv[1]))
+`;
+
+test("a Python client calling the Node agent", async (t) => {
+  if (!existsSync(python)) {
+    if (requirePython) assert.fail(`no ${python} (scripts/test python builds it)`);
+    t.skip(`no ${python} (run scripts/test python first)`);
+    return;
+  }
+  const own = await startAgent(process.execPath, [path.join(here, "..", "examples", "weather_agent.mjs"), "--http-port", "0"]);
+  t.after(() => stopAgent(own.child));
+  const result = await new Promise((resolve) => {
+    execFile(python, ["-c", pythonClient, own.url], { timeout: 60_000 }, (error, stdout, stderr) =>
+      resolve({ error, stdout, stderr }),
+    );
+  });
+  assert.equal(result.error, null, result.stderr);
+  const out = JSON.parse(result.stdout.trim().split("\n").pop());
+  assert.deepEqual(out.config, { modelName: "gpt-4o", temperature: 0.7, maxTokens: 1000 });
+  assert.match(out.answer, /Rain in Bonn\?/);
+  assert.equal(out.refused, "invalid_input");
 });
