@@ -4,8 +4,6 @@
 
 mod http_common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 
 use lmos::chat::{
@@ -429,17 +427,8 @@ async fn the_chat_action_is_described_as_the_kotlin_sdk_describes_it() {
 /// The reference example declares the same `chat` action, so every LMOS client can talk to it.
 #[tokio::test]
 async fn the_weather_agent_example_agrees_with_the_chat_affordance() {
-    let mut child = Command::new(http_common::example_binary("weather_agent"))
-        .args(["--http-port", "0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("weather_agent starts");
-    let mut td_url = String::new();
-    if let Some(stdout) = child.stdout.take() {
-        BufReader::new(stdout).read_line(&mut td_url).unwrap();
-    }
-    let td_url = td_url.trim();
+    let agent = http_common::start_weather_agent(&[]);
+    let td_url = agent.td_url.as_str();
     let outcome = async {
         let consumed = ConsumedThing::from_url(td_url, ConsumeOptions::default()).await?;
         let mut served = consumed
@@ -453,8 +442,7 @@ async fn the_weather_agent_example_agrees_with_the_chat_affordance() {
         Ok::<_, ThingError>((served, answer))
     }
     .await;
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(agent);
     let (served, answer) = outcome.unwrap();
     assert_eq!(served, chat_affordance());
     let answer = answer.unwrap();

@@ -1,55 +1,17 @@
 //! The reference example `weather_agent` with `--ws-port 0`, called over WebSocket in both
 //! dialects.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-
 mod http_common;
 
-use http_common::example_binary;
+use http_common::{start_weather_agent, WeatherAgent};
 
 use futures::StreamExt;
 use lmos::binding::ws::Dialect;
 use lmos::thing::{ActionUpdate, ConsumeOptions, ConsumedThing};
 use serde_json::{json, Value};
 
-struct Agent {
-    child: Child,
-    td_url: String,
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_agent() -> Agent {
-    let mut child = Command::new(example_binary("weather_agent"))
-        .args([
-            "--http-port",
-            "0",
-            "--ws-port",
-            "0",
-            "--forecast-step-ms",
-            "30",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("weather_agent starts");
-    let stdout = child.stdout.take().expect("stdout piped");
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("first line");
-    let td_url = line.trim().to_owned();
-    assert!(
-        td_url.starts_with("http://127.0.0.1:") && td_url.ends_with("/weatheragent"),
-        "first line is not the TD URL: {td_url:?}"
-    );
-    Agent { child, td_url }
+fn start_agent() -> WeatherAgent {
+    start_weather_agent(&["--ws-port", "0"])
 }
 
 #[tokio::test]

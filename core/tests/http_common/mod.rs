@@ -249,3 +249,42 @@ pub fn example_binary(name: &str) -> PathBuf {
     }
     binary
 }
+
+/// The `weather_agent` example running as a process; killed when dropped.
+pub struct WeatherAgent {
+    child: std::process::Child,
+    /// The TD URL the example printed as its first stdout line.
+    pub td_url: String,
+}
+
+impl Drop for WeatherAgent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts the `weather_agent` example with `--http-port 0`, `--forecast-step-ms 30` and `extra`
+/// arguments, and waits for its first stdout line, which must be the TD URL.
+pub fn start_weather_agent(extra: &[&str]) -> WeatherAgent {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let mut child = Command::new(example_binary("weather_agent"))
+        .args(["--http-port", "0", "--forecast-step-ms", "30"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("weather_agent starts");
+    let stdout = child.stdout.take().expect("stdout piped");
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("first line");
+    let td_url = line.trim().to_owned();
+    assert!(
+        td_url.starts_with("http://127.0.0.1:") && td_url.ends_with("/weatheragent"),
+        "first line is not the TD URL: {td_url:?}"
+    );
+    WeatherAgent { child, td_url }
+}
