@@ -12,7 +12,7 @@ use serde_json::Value;
 use tokio::sync::Mutex;
 
 use lmos::thing::{
-    ActionUpdate, ActionUpdates, ConsumeOptions, Subprotocol, ThingError, ValueStream,
+    ActionUpdate, ActionUpdates, BoxStream, ConsumeOptions, Subprotocol, ThingError, ValueStream,
 };
 
 use crate::bridge::{attach_alive, stop_iteration};
@@ -374,6 +374,34 @@ impl ActionHandle {
     }
 }
 
+/// The next item of a shared core stream, for an `__anext__`: `StopAsyncIteration` once the
+/// stream ended, failed or gave its `is_last` item (the stream is then dropped, which stops it).
+async fn next_item<T>(
+    stream: &Mutex<Option<BoxStream<Result<T, ThingError>>>>,
+    is_last: impl Fn(&T) -> bool,
+) -> PyResult<T> {
+    let mut guard = stream.lock().await;
+    let Some(items) = guard.as_mut() else {
+        return Err(stop_iteration());
+    };
+    match items.next().await {
+        Some(Ok(item)) => {
+            if is_last(&item) {
+                *guard = None;
+            }
+            Ok(item)
+        }
+        Some(Err(error)) => {
+            *guard = None;
+            Err(to_pyerr(error))
+        }
+        None => {
+            *guard = None;
+            Err(stop_iteration())
+        }
+    }
+}
+
 /// An async iterator over a core value stream (observed values, event data).
 #[pyclass(module = "lmos._native", frozen)]
 pub struct ValueIterator {
@@ -397,23 +425,8 @@ impl ValueIterator {
     fn __anext__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let stream = self.stream.clone();
         pyo3_async_runtimes::tokio::future_into_py(py, async move {
-            let mut guard = stream.lock().await;
-            let Some(values) = guard.as_mut() else {
-                return Err(stop_iteration());
-            };
-            match values.next().await {
-                Some(Ok(value)) => {
-                    attach_alive(|py| json_out(py, value)).unwrap_or_else(|| Err(exiting()))
-                }
-                Some(Err(error)) => {
-                    *guard = None;
-                    Err(to_pyerr(error))
-                }
-                None => {
-                    *guard = None;
-                    Err(stop_iteration())
-                }
-            }
+            let value = next_item(&stream, |_| false).await?;
+            attach_alive(|py| json_out(py, value)).unwrap_or_else(|| Err(exiting()))
         })
     }
 
@@ -451,24 +464,10 @@ impl UpdateIterator {
     fn __anext__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let stream = self.stream.clone();
         pyo3_async_runtimes::tokio::future_into_py(py, async move {
-            let mut guard = stream.lock().await;
-            let Some(updates) = guard.as_mut() else {
-                return Err(stop_iteration());
-            };
-            let (kind, value) = match updates.next().await {
-                Some(Ok(ActionUpdate::Progress(value))) => ("progress", value),
-                Some(Ok(ActionUpdate::Output(value))) => {
-                    *guard = None;
-                    ("output", value)
-                }
-                Some(Err(error)) => {
-                    *guard = None;
-                    return Err(to_pyerr(error));
-                }
-                None => {
-                    *guard = None;
-                    return Err(stop_iteration());
-                }
+            let update = next_item(&stream, |u| matches!(u, ActionUpdate::Output(_))).await?;
+            let (kind, value) = match update {
+                ActionUpdate::Progress(value) => ("progress", value),
+                ActionUpdate::Output(value) => ("output", value),
             };
             attach_alive(|py| {
                 let value = to_py(py, &value)?;
