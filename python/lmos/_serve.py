@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+import signal
+import socket
+import threading
+from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -11,6 +15,51 @@ from lmos import _handlers, _native
 from lmos._types import JSON
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+@contextlib.contextmanager
+def _signal_wakeup(loop: asyncio.AbstractEventLoop) -> Iterator[None]:
+    """Points CPython's signal wakeup fd at a socket the loop watches, unless one is set."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    receive, send = socket.socketpair()
+    receive.setblocking(False)
+    send.setblocking(False)
+    try:
+        previous = signal.set_wakeup_fd(send.fileno(), warn_on_full_buffer=False)
+    except ValueError:  # not the main interpreter
+        receive.close()
+        send.close()
+        yield
+        return
+    if previous != -1:  # the application (or asyncio itself) already wakes the loop
+        signal.set_wakeup_fd(previous)
+        receive.close()
+        send.close()
+        yield
+        return
+
+    def drain() -> None:
+        with contextlib.suppress(OSError):
+            while receive.recv(64):
+                pass
+
+    try:
+        loop.add_reader(receive.fileno(), drain)
+    except NotImplementedError:  # a loop without add_reader (Windows proactor)
+        signal.set_wakeup_fd(-1)
+        receive.close()
+        send.close()
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.set_wakeup_fd(-1)
+        loop.remove_reader(receive.fileno())
+        receive.close()
+        send.close()
 
 
 class ExposedThing:
@@ -216,8 +265,16 @@ class Servient:
         await self._native.shutdown()
 
     async def serve_forever(self) -> None:
-        """Waits until the calling task is cancelled (Ctrl-C under :func:`asyncio.run`)."""
-        await asyncio.get_running_loop().create_future()
+        """Waits until the calling task is cancelled (Ctrl-C under :func:`asyncio.run`).
+
+        While it waits on the main thread, a signal wakes the event loop even when another
+        thread (one of ``asyncio.to_thread``, say) took it from the kernel: without a wakeup fd,
+        CPython only notes such a signal, and an idle loop would never raise
+        ``KeyboardInterrupt``. An application that set its own wakeup fd keeps it.
+        """
+        loop = asyncio.get_running_loop()
+        with _signal_wakeup(loop):
+            await loop.create_future()
 
     @property
     def http_address(self) -> tuple[str, int] | None:

@@ -6,6 +6,7 @@ mod chat;
 mod consume;
 mod convert;
 mod errors;
+mod runtime;
 mod serve;
 mod td;
 
@@ -15,6 +16,7 @@ use pyo3::prelude::*;
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
+    runtime::configure();
     errors::register(m)?;
     td::register(m)?;
     chat::register(m)?;
