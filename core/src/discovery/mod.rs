@@ -7,14 +7,14 @@
 
 pub mod client;
 pub mod index;
-
+pub mod postgres;
 pub mod registration;
 pub mod server;
 pub mod sqlite;
 pub mod store;
 
 pub use client::{DirectoryClient, DirectoryEvent, WatchOptions};
-
+pub use postgres::PostgresStore;
 pub use registration::DirectoryRegistration;
 pub use server::{Directory, DirectorySettings, RunningDirectory};
 pub use sqlite::SqliteStore;
