@@ -49,6 +49,10 @@ enum Command {
     Describe(cmd::describe::Args),
     /// Print a valid starter Thing Description for an agent or a tool.
     New(cmd::new::Args),
+    /// Run a Thing Description Directory (`lmos directory serve`).
+    Directory(cmd::directory::Args),
+    /// Find agents and tools in a directory: by type, vendor, text or JSONPath.
+    Discover(cmd::discover::Args),
     #[command(flatten)]
     Client(client::ClientCommand),
 }
@@ -85,6 +89,8 @@ async fn main() -> ExitCode {
         Command::Fmt(args) => cmd::fmt::run(args).await,
         Command::Describe(args) => cmd::describe::run(args).await,
         Command::New(args) => cmd::new::run(args),
+        Command::Directory(args) => cmd::directory::run(args).await,
+        Command::Discover(args) => cmd::discover::run(args).await,
         // The client commands use their own exit codes 0-3 (see client.rs).
         Command::Client(command) => u8::try_from(client::run(command).await).unwrap_or(1),
     };

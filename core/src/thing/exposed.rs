@@ -145,6 +145,8 @@ struct ExposedInner {
     base_url: Arc<RwLock<Option<Url>>>,
     ws_base: Arc<RwLock<Option<Url>>>,
     settings: ExposedSettings,
+    /// Directory entries kept alive by [`ExposedThing::register`]; ended on servient shutdown.
+    registrations: Mutex<Vec<crate::discovery::DirectoryRegistration>>,
 }
 
 /// A thing served by a [`Servient`](super::Servient). Cheap to clone; all clones share state.
@@ -278,8 +280,46 @@ impl ExposedThing {
                 base_url,
                 ws_base,
                 settings,
+                registrations: Mutex::new(Vec::new()),
             }),
         })
+    }
+
+    /// Registers this thing's TD (as served, with absolute form URLs) in `directory` with the
+    /// time-to-live `ttl`, refreshes it before it expires, registers it again when the directory
+    /// lost it, and deletes it when the servient shuts down. The servient must have started (or
+    /// have a public base URL) so that the TD's forms are absolute.
+    pub async fn register(
+        &self,
+        directory: &crate::discovery::DirectoryClient,
+        ttl: Duration,
+    ) -> Result<crate::discovery::DirectoryRegistration, crate::discovery::DiscoveryError> {
+        if self.td_url().is_none() {
+            return Err(crate::discovery::DiscoveryError::NotRegistrable(format!(
+                "{:?} has no base URL yet: start its servient first",
+                self.title()
+            )));
+        }
+        let thing = self.clone();
+        let source: crate::discovery::registration::TdSource =
+            Arc::new(move || thing.thing_description().to_value());
+        let registration =
+            crate::discovery::DirectoryRegistration::start(directory.clone(), source, ttl).await?;
+        lock(&self.inner.registrations).push(registration.clone());
+        Ok(registration)
+    }
+
+    /// Deletes every directory entry [`register`](Self::register) keeps alive.
+    pub(crate) async fn deregister_all(&self) {
+        let registrations = std::mem::take(&mut *lock(&self.inner.registrations));
+        for registration in registrations {
+            if let Err(error) = registration.deregister().await {
+                eprintln!(
+                    "lmos: deleting the directory entry {} failed: {error}",
+                    registration.id()
+                );
+            }
+        }
     }
 
     /// The URL path segment of this thing (`/{slug}` serves its TD).

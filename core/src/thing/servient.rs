@@ -503,6 +503,10 @@ impl Servient {
 
     /// Stops the server: no new connections; open streams (SSE, long-poll) are closed.
     pub async fn shutdown(&self) {
+        // Directory entries go first, while the things still answer.
+        for thing in self.things() {
+            thing.deregister_all().await;
+        }
         let running = lock(&self.inner.running).take();
         // Open WebSocket connections close with 1001 (going away).
         self.inner.ws_shutdown.send_replace(true);

@@ -1,0 +1,142 @@
+//! [`DirectoryRegistration`]: keeps a TD registered in a directory — refreshes it before its
+//! time-to-live runs out, registers it again when the directory lost it (restart on a fresh store,
+//! expiry while the directory was unreachable), deletes it on [`deregister`](DirectoryRegistration::deregister).
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use super::{DirectoryClient, DirectoryError, DiscoveryError};
+
+/// Where the current TD comes from (it may change while registered, e.g. a new base URL).
+pub type TdSource = Arc<dyn Fn() -> Value + Send + Sync>;
+
+struct Inner {
+    id: String,
+    client: DirectoryClient,
+    ttl: Duration,
+    stop: watch::Sender<bool>,
+    task: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// A live directory entry; clones share it. Dropping every clone does not delete the entry
+/// (it expires after its time-to-live); call [`deregister`](Self::deregister) to delete it now.
+#[derive(Clone)]
+pub struct DirectoryRegistration {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for DirectoryRegistration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DirectoryRegistration")
+            .field("id", &self.inner.id)
+            .field("directory", &self.inner.client.base_url().as_str())
+            .field("ttl", &self.inner.ttl)
+            .finish()
+    }
+}
+
+/// How long to wait between refreshes of an entry living `ttl`.
+fn refresh_interval(ttl: Duration) -> Duration {
+    (ttl / 2).max(Duration::from_millis(500))
+}
+
+impl DirectoryRegistration {
+    /// Registers the TD from `source` in the directory with `ttl` and keeps it registered.
+    pub async fn start(
+        client: DirectoryClient,
+        source: TdSource,
+        ttl: Duration,
+    ) -> Result<Self, DiscoveryError> {
+        if ttl < Duration::from_secs(1) {
+            return Err(DiscoveryError::NotRegistrable(
+                "the time-to-live must be at least one second".into(),
+            ));
+        }
+        let td = source();
+        let id = client.register(&td, Some(ttl)).await?;
+        let (stop, mut stopped) = watch::channel(false);
+        let task_client = client.clone();
+        let task_id = id.clone();
+        let task = tokio::spawn(async move {
+            let interval = refresh_interval(ttl);
+            let retry = (ttl / 8).clamp(Duration::from_millis(200), Duration::from_secs(5));
+            let mut wait = interval;
+            loop {
+                tokio::select! {
+                    _ = stopped.wait_for(|stop| *stop) => return,
+                    _ = tokio::time::sleep(wait) => {}
+                }
+                let mut td = source();
+                if let Some(map) = td.as_object_mut() {
+                    if !map.contains_key("id") {
+                        map.insert("id".into(), Value::String(task_id.clone()));
+                    }
+                }
+                // PUT creates the entry again if the directory lost it.
+                wait = match task_client.put(&task_id, &td, Some(ttl)).await {
+                    Ok(_) => interval,
+                    Err(error) => {
+                        eprintln!(
+                            "lmos: refreshing the directory entry {task_id} at {} failed: {error}",
+                            task_client.base_url()
+                        );
+                        retry
+                    }
+                };
+            }
+        });
+        Ok(DirectoryRegistration {
+            inner: Arc::new(Inner {
+                id,
+                client,
+                ttl,
+                stop,
+                task: Mutex::new(Some(task)),
+            }),
+        })
+    }
+
+    /// The id the TD is registered under.
+    pub fn id(&self) -> &str {
+        &self.inner.id
+    }
+
+    /// The directory.
+    pub fn directory(&self) -> &DirectoryClient {
+        &self.inner.client
+    }
+
+    /// Whether the entry is still kept alive.
+    pub fn is_active(&self) -> bool {
+        !*self.inner.stop.borrow()
+    }
+
+    /// Stops refreshing and deletes the entry (an entry already gone is not an error).
+    pub async fn deregister(&self) -> Result<(), DiscoveryError> {
+        if self.inner.stop.send_replace(true) {
+            return Ok(());
+        }
+        let task = self.inner.task.lock().ok().and_then(|mut task| task.take());
+        if let Some(task) = task {
+            let _ = task.await;
+        }
+        match self.inner.client.delete(&self.inner.id).await {
+            Ok(()) | Err(DirectoryError::NotFound { .. }) => Ok(()),
+            Err(error) => Err(error.into()),
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Ok(mut task) = self.task.lock() {
+            if let Some(task) = task.take() {
+                task.abort();
+            }
+        }
+    }
+}
