@@ -185,6 +185,7 @@ impl ServientBuilder {
                 ws_bound: RwLock::new(None),
                 ws_shutdown: ws::server::shutdown_signal(),
                 closing: watch::Sender::new(false),
+                did_document: Default::default(),
             }),
         })
     }
@@ -219,6 +220,8 @@ pub(crate) struct Registry {
     /// `true` while [`Servient::shutdown`] runs: open streams (SSE, long-poll) end on it, so their
     /// connections close instead of outliving the server.
     closing: watch::Sender<bool>,
+    /// The DID document served at `/.well-known/did.json`, once set.
+    did_document: crate::identity::route::SharedDidDocument,
 }
 
 impl Registry {
@@ -386,12 +389,21 @@ impl Servient {
     /// The HTTP routes of every exposed thing (present and future), to mount in an existing axum
     /// application. Form hrefs use the public base URL if configured, else the request's `Host`.
     pub fn router(&self) -> axum::Router {
-        let http = server::router(self.inner.clone());
+        let http = server::router(self.inner.clone()).merge(
+            crate::identity::route::did_document_router(self.inner.did_document.clone(), None),
+        );
         if self.inner.websocket {
             http.merge(self.ws_router())
         } else {
             http
         }
+    }
+
+    /// Serves `document` at `/.well-known/did.json` (replacing an earlier one), e.g. the
+    /// [`DidDocument::for_agent`](crate::identity::DidDocument::for_agent) of a `did:web`
+    /// agent, with a `WotThing` service pointing at its TD.
+    pub fn serve_did_document(&self, document: crate::identity::DidDocument) {
+        *write_lock(&self.inner.did_document) = Some(document);
     }
 
     pub(crate) fn registry(&self) -> Arc<Registry> {
