@@ -780,7 +780,7 @@ async fn a_caller_presents_credentials_in_its_did_auth_token() {
         &holder,
         "urn:thing:x",
         Duration::from_secs(60),
-        &[credential.clone()],
+        std::slice::from_ref(&credential),
     )
     .unwrap();
     let caller = verifier

@@ -250,7 +250,7 @@ impl CredentialRequirement {
     pub fn is_met_by(&self, holder: &str, credentials: &[VerifiedCredential]) -> bool {
         credentials.iter().any(|c| {
             c.issuer == self.issuer
-                && c.types.iter().any(|t| *t == self.credential_type)
+                && c.types.contains(&self.credential_type)
                 && c.subjects.iter().any(|s| s == holder)
         })
     }

@@ -90,7 +90,7 @@ pub enum MethodRef {
     /// A DID URL (absolute or `#fragment` relative to the document).
     Reference(String),
     /// A method defined in place.
-    Embedded(VerificationMethod),
+    Embedded(Box<VerificationMethod>),
 }
 
 /// What a verification method may be used for.
@@ -292,7 +292,7 @@ impl DidDocument {
         .into_iter()
         .flatten()
         .filter_map(|r| match r {
-            MethodRef::Embedded(m) => Some(m),
+            MethodRef::Embedded(m) => Some(&**m),
             MethodRef::Reference(_) => None,
         });
         self.verification_method
@@ -327,7 +327,7 @@ impl DidDocument {
             MethodRef::Embedded(method) => self.absolute(&method.id) == wanted,
         });
         let method = match listed.ok_or_else(refused)? {
-            MethodRef::Embedded(method) => method,
+            MethodRef::Embedded(method) => &**method,
             MethodRef::Reference(_) => self.verification_method(&wanted).ok_or_else(refused)?,
         };
         if method.controller != self.id {

@@ -306,7 +306,7 @@ impl DidAuthVerifier {
             Some(Value::Array(items)) => {
                 for item in items {
                     let credential = verify_credential(item, &self.resolver, Some(now)).await?;
-                    if !credential.subjects.iter().any(|s| *s == issuer) {
+                    if !credential.subjects.contains(&issuer) {
                         return Err(IdentityError::InvalidCredential(
                             "a presented credential is not about the caller".to_owned(),
                         ));
