@@ -813,3 +813,46 @@ async fn a_caller_presents_credentials_in_its_did_auth_token() {
         .unwrap_err();
     assert_eq!(error.code(), "identity_invalid_credential");
 }
+
+#[tokio::test]
+async fn a_servient_signs_the_tds_it_serves_and_consumers_check_them() {
+    // The DID document lives on one server (the organization's did:web host), the agent on
+    // another; the agent's TDs are signed as served, covering their absolute hrefs.
+    let host = web_agent().await;
+    let servient = Servient::builder()
+        .http_port(0)
+        .sign_descriptions(host.key.clone())
+        .build()
+        .unwrap();
+    let exposed = servient
+        .expose(ThingBuilder::agent("Signed Weather").build())
+        .unwrap();
+    servient.start().await.unwrap();
+    let td_url = exposed.td_url().unwrap();
+    host.servient.serve_did_document(DidDocument::for_agent(
+        &host.did,
+        &host.key.public_key(),
+        Some(&td_url),
+    ));
+
+    let served: Value = reqwest::get(&td_url).await.unwrap().json().await.unwrap();
+    assert_eq!(served["proof"]["verificationMethod"], host.key.key_id());
+    let consumed = ConsumedThing::from_url(&td_url, options(SignaturePolicy::Require))
+        .await
+        .unwrap();
+    assert_eq!(consumed.verified_proofs()[0].signer, host.did);
+    assert_eq!(consumed.thing().title, "Signed Weather");
+
+    // A consumer that does not know the DID's host over plain http cannot check it.
+    let strict = ConsumeOptions {
+        signature_policy: SignaturePolicy::Require,
+        ..ConsumeOptions::default()
+    };
+    let error = ConsumedThing::from_url(&td_url, strict).await.unwrap_err();
+    assert!(
+        error.to_string().contains("identity_resolution_failed"),
+        "{error}"
+    );
+    servient.shutdown().await;
+    host.servient.shutdown().await;
+}

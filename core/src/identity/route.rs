@@ -42,3 +42,56 @@ pub fn did_document_router(document: SharedDidDocument, did: Option<&str>) -> ax
     }
     router
 }
+
+/// Largest TD the signing layer reads back (16 MiB).
+const MAX_SIGNED_TD_BYTES: usize = 16 * 1024 * 1024;
+
+/// Signs every Thing Description `router` answers with (`Content-Type: application/td+json`,
+/// status 2xx) with an `eddsa-jcs-2022` proof by `key`, as the TD is served (its hrefs carry the
+/// address it is served at). A TD that cannot be signed is answered with 500, never unsigned.
+pub fn sign_thing_descriptions(
+    router: axum::Router,
+    key: Arc<super::keys::Ed25519KeyPair>,
+) -> axum::Router {
+    router.layer(axum::middleware::map_response(
+        move |response: axum::response::Response| {
+            let key = key.clone();
+            async move { sign_response(response, &key).await }
+        },
+    ))
+}
+
+async fn sign_response(
+    response: axum::response::Response,
+    key: &super::keys::Ed25519KeyPair,
+) -> axum::response::Response {
+    let is_td = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with(crate::binding::http::TD_JSON));
+    if !is_td || !response.status().is_success() {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let signed = match axum::body::to_bytes(body, MAX_SIGNED_TD_BYTES).await {
+        Ok(bytes) => serde_json::from_slice::<serde_json::Value>(&bytes)
+            .ok()
+            .and_then(|td| {
+                super::data_integrity::sign_document(
+                    &td,
+                    key,
+                    &super::data_integrity::ProofOptions::default(),
+                )
+                .ok()
+            }),
+        Err(_) => None,
+    };
+    match signed {
+        Some(td) => {
+            parts.headers.remove(header::CONTENT_LENGTH);
+            axum::response::Response::from_parts(parts, axum::body::Body::from(td.to_string()))
+        }
+        None => axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}

@@ -38,6 +38,7 @@ pub struct ServientBuilder {
     ws_port: Option<u16>,
     ws: WsSettings,
     websocket: bool,
+    td_signer: Option<Arc<crate::identity::Ed25519KeyPair>>,
 }
 
 impl Default for ServientBuilder {
@@ -51,6 +52,7 @@ impl Default for ServientBuilder {
             ws_port: None,
             ws: WsSettings::default(),
             websocket: true,
+            td_signer: None,
         }
     }
 }
@@ -147,6 +149,14 @@ impl ServientBuilder {
         self
     }
 
+    /// Signs every TD this servient serves with an `eddsa-jcs-2022` Data Integrity proof by
+    /// `key` (as the verification method [`key_id`](crate::identity::Ed25519KeyPair::key_id)),
+    /// made when the TD is served, so that it covers the hrefs as served.
+    pub fn sign_descriptions(mut self, key: crate::identity::Ed25519KeyPair) -> Self {
+        self.td_signer = Some(Arc::new(key));
+        self
+    }
+
     /// Builds the servient (nothing listens until [`Servient::start`]).
     pub fn build(self) -> Result<Servient, ThingError> {
         let public = match &self.public_base_url {
@@ -186,6 +196,7 @@ impl ServientBuilder {
                 ws_shutdown: ws::server::shutdown_signal(),
                 closing: watch::Sender::new(false),
                 did_document: Default::default(),
+                td_signer: self.td_signer,
             }),
         })
     }
@@ -222,6 +233,8 @@ pub(crate) struct Registry {
     closing: watch::Sender<bool>,
     /// The DID document served at `/.well-known/did.json`, once set.
     did_document: crate::identity::route::SharedDidDocument,
+    /// Signs every TD served, when set.
+    td_signer: Option<Arc<crate::identity::Ed25519KeyPair>>,
 }
 
 impl Registry {
@@ -392,10 +405,14 @@ impl Servient {
         let http = server::router(self.inner.clone()).merge(
             crate::identity::route::did_document_router(self.inner.did_document.clone(), None),
         );
-        if self.inner.websocket {
+        let router = if self.inner.websocket {
             http.merge(self.ws_router())
         } else {
             http
+        };
+        match &self.inner.td_signer {
+            Some(key) => crate::identity::route::sign_thing_descriptions(router, key.clone()),
+            None => router,
         }
     }
 
