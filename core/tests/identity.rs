@@ -856,3 +856,22 @@ async fn a_servient_signs_the_tds_it_serves_and_consumers_check_them() {
     servient.shutdown().await;
     host.servient.shutdown().await;
 }
+
+#[test]
+fn a_td_declares_did_auth_as_a_bearer_scheme() {
+    let scheme = lmos::identity::did_auth::security_scheme();
+    assert!(lmos::identity::did_auth::is_did_auth_scheme(&scheme));
+    let value = serde_json::to_value(&scheme).unwrap();
+    assert_eq!(
+        value,
+        json!({"scheme": "bearer", "format": "jwt", "alg": "EdDSA", "in": "header",
+               "name": "Authorization", "lmos:didAuth": true})
+    );
+    let plain = lmos::td::SecurityScheme::new(lmos::td::SchemeKind::Bearer);
+    assert!(!lmos::identity::did_auth::is_did_auth_scheme(&plain));
+    let thing = ThingBuilder::agent("A").build();
+    assert_eq!(
+        lmos::identity::did_auth::audience_for(&thing, Some("http://h/a")),
+        thing.id.clone().or(Some("http://h/a".to_owned()))
+    );
+}

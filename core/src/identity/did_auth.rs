@@ -69,6 +69,36 @@ pub fn mint_did_auth(
     ))
 }
 
+/// The TD security-scheme member that marks a `bearer` scheme as DID-auth.
+pub const DID_AUTH_TERM: &str = "lmos:didAuth";
+
+/// The security scheme a TD declares for DID-auth: a `bearer` scheme with `format: "jwt"`,
+/// `alg: "EdDSA"`, the token in the `Authorization` header, and `"lmos:didAuth": true`.
+pub fn security_scheme() -> crate::td::SecurityScheme {
+    // The literal is a valid scheme, so reading it cannot fail; a plain bearer scheme would be
+    // the (never taken) fallback.
+    serde_json::from_value(json!({
+        "scheme": "bearer",
+        "format": "jwt",
+        "alg": "EdDSA",
+        "in": "header",
+        "name": "Authorization",
+        DID_AUTH_TERM: true,
+    }))
+    .unwrap_or_else(|_| crate::td::SecurityScheme::new(crate::td::SchemeKind::Bearer))
+}
+
+/// Whether a TD security scheme is DID-auth (a `bearer` scheme with `"lmos:didAuth": true`).
+pub fn is_did_auth_scheme(scheme: &crate::td::SecurityScheme) -> bool {
+    scheme.scheme == crate::td::SchemeKind::Bearer
+        && scheme.extra.get(DID_AUTH_TERM) == Some(&Value::Bool(true))
+}
+
+/// The audience a token for `thing` names: its TD `id`, else the URL its TD is served at.
+pub fn audience_for(thing: &crate::td::Thing, td_url: Option<&str>) -> Option<String> {
+    thing.id.clone().or_else(|| td_url.map(str::to_owned))
+}
+
 /// How a [`DidAuthVerifier`] judges tokens.
 #[derive(Debug, Clone)]
 pub struct DidAuthOptions {
