@@ -46,17 +46,23 @@ pub fn did_document_router(document: SharedDidDocument, did: Option<&str>) -> ax
 /// Largest TD the signing layer reads back (16 MiB).
 const MAX_SIGNED_TD_BYTES: usize = 16 * 1024 * 1024;
 
+/// The key a servient signs its TDs with, if any; replaceable while serving.
+pub type SharedSigner = Arc<RwLock<Option<Arc<super::keys::Ed25519KeyPair>>>>;
+
 /// Signs every Thing Description `router` answers with (`Content-Type: application/td+json`,
-/// status 2xx) with an `eddsa-jcs-2022` proof by `key`, as the TD is served (its hrefs carry the
-/// address it is served at). A TD that cannot be signed is answered with 500, never unsigned.
-pub fn sign_thing_descriptions(
-    router: axum::Router,
-    key: Arc<super::keys::Ed25519KeyPair>,
-) -> axum::Router {
+/// status 2xx) with an `eddsa-jcs-2022` proof by the key in `signer` (none: TDs pass unsigned),
+/// as the TD is served (its hrefs carry the address it is served at). A TD that cannot be
+/// signed is answered with 500, never unsigned.
+pub fn sign_thing_descriptions(router: axum::Router, signer: SharedSigner) -> axum::Router {
     router.layer(axum::middleware::map_response(
         move |response: axum::response::Response| {
-            let key = key.clone();
-            async move { sign_response(response, &key).await }
+            let key = signer.read().unwrap_or_else(|e| e.into_inner()).clone();
+            async move {
+                match key {
+                    Some(key) => sign_response(response, &key).await,
+                    None => response,
+                }
+            }
         },
     ))
 }

@@ -196,7 +196,7 @@ impl ServientBuilder {
                 ws_shutdown: ws::server::shutdown_signal(),
                 closing: watch::Sender::new(false),
                 did_document: Default::default(),
-                td_signer: self.td_signer,
+                td_signer: Arc::new(RwLock::new(self.td_signer)),
             }),
         })
     }
@@ -234,7 +234,7 @@ pub(crate) struct Registry {
     /// The DID document served at `/.well-known/did.json`, once set.
     did_document: crate::identity::route::SharedDidDocument,
     /// Signs every TD served, when set.
-    td_signer: Option<Arc<crate::identity::Ed25519KeyPair>>,
+    td_signer: crate::identity::route::SharedSigner,
 }
 
 impl Registry {
@@ -410,10 +410,14 @@ impl Servient {
         } else {
             http
         };
-        match &self.inner.td_signer {
-            Some(key) => crate::identity::route::sign_thing_descriptions(router, key.clone()),
-            None => router,
-        }
+        crate::identity::route::sign_thing_descriptions(router, self.inner.td_signer.clone())
+    }
+
+    /// Signs every TD served from now on with `key` (see
+    /// [`ServientBuilder::sign_descriptions`]); `None` stops signing. For a `did:web` agent
+    /// whose DID names the address it is bound to, set the key after [`start`](Self::start).
+    pub fn set_description_signer(&self, key: Option<crate::identity::Ed25519KeyPair>) {
+        *write_lock(&self.inner.td_signer) = key.map(Arc::new);
     }
 
     /// Serves `document` at `/.well-known/did.json` (replacing an earlier one), e.g. the
