@@ -53,6 +53,15 @@ enum Command {
     Directory(cmd::directory::Args),
     /// Find agents and tools in a directory: by type, vendor, text or JSONPath.
     Discover(cmd::discover::Args),
+    /// Make keys and DIDs, print DID documents, resolve DIDs (did:key, did:web).
+    Did(cmd::did::Args),
+    /// Sign a JSON document (a TD, a credential) with an eddsa-jcs-2022 proof; prints it.
+    Sign(cmd::sign::Args),
+    /// Verify every Data Integrity proof on a JSON document.
+    ///
+    /// Exit status: 0 when there is a proof and every proof verifies, 1 otherwise, 2 when the
+    /// document could not be read.
+    Verify(cmd::verify::Args),
     #[command(flatten)]
     Client(client::ClientCommand),
 }
@@ -91,6 +100,9 @@ async fn main() -> ExitCode {
         Command::New(args) => cmd::new::run(args),
         Command::Directory(args) => cmd::directory::run(args).await,
         Command::Discover(args) => cmd::discover::run(args).await,
+        Command::Did(args) => cmd::did::run(args).await,
+        Command::Sign(args) => cmd::sign::run(args).await,
+        Command::Verify(args) => cmd::verify::run(args).await,
         // The client commands use their own exit codes 0-3 (see client.rs).
         Command::Client(command) => u8::try_from(client::run(command).await).unwrap_or(1),
     };

@@ -11,6 +11,7 @@ pub mod binding;
 pub mod chat;
 pub mod codec;
 pub mod discovery;
+pub mod identity;
 pub mod td;
 pub mod thing;
 pub mod trace;

@@ -16,6 +16,8 @@ use crate::binding::http::{EVENT_STREAM, TD_JSON};
 use crate::binding::ws::client::{WsReplies, WsTopic};
 use crate::binding::ws::{self, Body, Dialect, Message, StatusValue, WsClient, WsClientOptions};
 use crate::codec::{essence, Codec, JSON};
+use crate::identity::data_integrity::{verify_document, verify_document_offline, VerifiedProof};
+use crate::identity::{DidResolver, IdentityError, SignaturePolicy, VerificationRelationship};
 use crate::td::defaults::{form_ops, resolve_href};
 use crate::td::payload::{PayloadError, PayloadValidator};
 use crate::td::{AffordanceKind, DataSchema, Form, PropertyAffordance, Thing};
@@ -71,6 +73,11 @@ pub struct ConsumeOptions {
     pub poll_interval: Duration,
     /// Largest response body read whole, TDs included (default 16 MiB).
     pub max_response_bytes: usize,
+    /// What to do with the TD's Data Integrity proof (`eddsa-jcs-2022`): by default a proof
+    /// that is present must verify, and a TD without one is accepted.
+    pub signature_policy: SignaturePolicy,
+    /// Resolves the DIDs of TD signers (`did:key`; `did:web` over HTTPS).
+    pub did_resolver: DidResolver,
 }
 
 impl Default for ConsumeOptions {
@@ -85,6 +92,8 @@ impl Default for ConsumeOptions {
             timeout: Some(Duration::from_secs(30)),
             poll_interval: Duration::from_millis(200),
             max_response_bytes: crate::binding::http::client::DEFAULT_MAX_RESPONSE_BYTES,
+            signature_policy: SignaturePolicy::default(),
+            did_resolver: DidResolver::default(),
         }
     }
 }
@@ -110,6 +119,8 @@ struct ConsumedInner {
     validators: Mutex<HashMap<String, Arc<PayloadValidator>>>,
     /// WebSocket connections in use, by endpoint URL (shared with other consumed things).
     ws_clients: Mutex<HashMap<String, WsClient>>,
+    /// The TD's proofs that verified.
+    proofs: Vec<VerifiedProof>,
 }
 
 /// A thing this process calls. Cheap to clone; clones share the HTTP connection pool.
@@ -190,16 +201,87 @@ fn decode(response: &HttpResponse, codec: Codec) -> Result<Value, ThingError> {
     Ok(codec.decode(&response.body)?)
 }
 
+/// Applies the signature policy to the outcome of verifying a TD's proofs.
+fn signature_outcome(
+    policy: SignaturePolicy,
+    outcome: Result<Vec<VerifiedProof>, IdentityError>,
+) -> Result<Vec<VerifiedProof>, ThingError> {
+    let refused = |e: IdentityError| {
+        ThingError::InvalidTd(format!("signature check failed ({}): {e}", e.code()))
+    };
+    match outcome {
+        Err(IdentityError::ProofMissing) if policy == SignaturePolicy::VerifyIfPresent => {
+            Ok(Vec::new())
+        }
+        Err(e) => Err(refused(e)),
+        Ok(proofs) => {
+            match proofs
+                .iter()
+                .find(|p| p.purpose != VerificationRelationship::AssertionMethod)
+            {
+                Some(p) => Err(refused(IdentityError::InvalidProof(format!(
+                    "a TD proof must be an assertionMethod proof, not {}",
+                    p.purpose.as_str()
+                )))),
+                None => Ok(proofs),
+            }
+        }
+    }
+}
+
 impl ConsumedThing {
-    /// Consumes the thing described by `thing`.
+    /// Consumes the thing described by `thing`, applying the signature policy: a TD signed by a
+    /// `did:key` (or a DID pinned in the resolver) is checked here; one signed by a `did:web`
+    /// DID needs the network, so use [`new_verified`](Self::new_verified) for it.
     pub fn new(thing: Thing, options: ConsumeOptions) -> Result<Self, ThingError> {
-        Self::with_document_url(thing, None, options)
+        let proofs = match options.signature_policy {
+            SignaturePolicy::Ignore => Vec::new(),
+            policy => {
+                let outcome = verify_document_offline(&thing.to_value(), &options.did_resolver)
+                    .ok_or_else(|| {
+                        ThingError::InvalidTd(
+                            "the TD's signer must be resolved over the network: use \
+                             ConsumedThing::new_verified"
+                                .to_owned(),
+                        )
+                    })?;
+                signature_outcome(policy, outcome)?
+            }
+        };
+        Self::with_document_url(thing, None, options, proofs)
+    }
+
+    /// Consumes the thing described by `thing` after applying the signature policy, resolving
+    /// the signer's DID over the network when needed (`did:web`).
+    pub async fn new_verified(thing: Thing, options: ConsumeOptions) -> Result<Self, ThingError> {
+        let proofs = Self::check_signature(&thing.to_value(), &options).await?;
+        Self::with_document_url(thing, None, options, proofs)
+    }
+
+    async fn check_signature(
+        document: &Value,
+        options: &ConsumeOptions,
+    ) -> Result<Vec<VerifiedProof>, ThingError> {
+        match options.signature_policy {
+            SignaturePolicy::Ignore => Ok(Vec::new()),
+            policy => signature_outcome(
+                policy,
+                verify_document(document, &options.did_resolver).await,
+            ),
+        }
+    }
+
+    /// The TD's Data Integrity proofs that verified (empty when it had none or the policy is
+    /// [`SignaturePolicy::Ignore`]).
+    pub fn verified_proofs(&self) -> &[VerifiedProof] {
+        &self.inner.proofs
     }
 
     fn with_document_url(
         thing: Thing,
         document_url: Option<Url>,
         options: ConsumeOptions,
+        proofs: Vec<VerifiedProof>,
     ) -> Result<Self, ThingError> {
         let client =
             HttpClient::new(options.timeout)?.with_max_response_bytes(options.max_response_bytes);
@@ -211,6 +293,7 @@ impl ConsumedThing {
                 client,
                 validators: Mutex::new(HashMap::new()),
                 ws_clients: Mutex::new(HashMap::new()),
+                proofs,
             }),
         })
     }
@@ -232,7 +315,16 @@ impl ConsumedThing {
             let errors: Vec<String> = report.errors().take(5).map(ToString::to_string).collect();
             ThingError::InvalidTd(errors.join("; "))
         })?;
-        Self::with_document_url(thing, Some(url), options)
+        // The proof covers the TD as sent, so it is checked on the bytes received.
+        let proofs = match options.signature_policy {
+            SignaturePolicy::Ignore => Vec::new(),
+            _ => {
+                let document: Value = serde_json::from_slice(&response.body)
+                    .map_err(|e| ThingError::InvalidTd(e.to_string()))?;
+                Self::check_signature(&document, &options).await?
+            }
+        };
+        Self::with_document_url(thing, Some(url), options, proofs)
     }
 
     /// The Thing Description.

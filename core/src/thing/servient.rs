@@ -38,6 +38,7 @@ pub struct ServientBuilder {
     ws_port: Option<u16>,
     ws: WsSettings,
     websocket: bool,
+    td_signer: Option<Arc<crate::identity::Ed25519KeyPair>>,
 }
 
 impl Default for ServientBuilder {
@@ -51,6 +52,7 @@ impl Default for ServientBuilder {
             ws_port: None,
             ws: WsSettings::default(),
             websocket: true,
+            td_signer: None,
         }
     }
 }
@@ -147,6 +149,14 @@ impl ServientBuilder {
         self
     }
 
+    /// Signs every TD this servient serves with an `eddsa-jcs-2022` Data Integrity proof by
+    /// `key` (as the verification method [`key_id`](crate::identity::Ed25519KeyPair::key_id)),
+    /// made when the TD is served, so that it covers the hrefs as served.
+    pub fn sign_descriptions(mut self, key: crate::identity::Ed25519KeyPair) -> Self {
+        self.td_signer = Some(Arc::new(key));
+        self
+    }
+
     /// Builds the servient (nothing listens until [`Servient::start`]).
     pub fn build(self) -> Result<Servient, ThingError> {
         let public = match &self.public_base_url {
@@ -185,6 +195,8 @@ impl ServientBuilder {
                 ws_bound: RwLock::new(None),
                 ws_shutdown: ws::server::shutdown_signal(),
                 closing: watch::Sender::new(false),
+                did_document: Default::default(),
+                td_signer: Arc::new(RwLock::new(self.td_signer)),
             }),
         })
     }
@@ -219,6 +231,10 @@ pub(crate) struct Registry {
     /// `true` while [`Servient::shutdown`] runs: open streams (SSE, long-poll) end on it, so their
     /// connections close instead of outliving the server.
     closing: watch::Sender<bool>,
+    /// The DID document served at `/.well-known/did.json`, once set.
+    did_document: crate::identity::route::SharedDidDocument,
+    /// Signs every TD served, when set.
+    td_signer: crate::identity::route::SharedSigner,
 }
 
 impl Registry {
@@ -386,12 +402,29 @@ impl Servient {
     /// The HTTP routes of every exposed thing (present and future), to mount in an existing axum
     /// application. Form hrefs use the public base URL if configured, else the request's `Host`.
     pub fn router(&self) -> axum::Router {
-        let http = server::router(self.inner.clone());
-        if self.inner.websocket {
+        let http = server::router(self.inner.clone()).merge(
+            crate::identity::route::did_document_router(self.inner.did_document.clone(), None),
+        );
+        let router = if self.inner.websocket {
             http.merge(self.ws_router())
         } else {
             http
-        }
+        };
+        crate::identity::route::sign_thing_descriptions(router, self.inner.td_signer.clone())
+    }
+
+    /// Signs every TD served from now on with `key` (see
+    /// [`ServientBuilder::sign_descriptions`]); `None` stops signing. For a `did:web` agent
+    /// whose DID names the address it is bound to, set the key after [`start`](Self::start).
+    pub fn set_description_signer(&self, key: Option<crate::identity::Ed25519KeyPair>) {
+        *write_lock(&self.inner.td_signer) = key.map(Arc::new);
+    }
+
+    /// Serves `document` at `/.well-known/did.json` (replacing an earlier one), e.g. the
+    /// [`DidDocument::for_agent`](crate::identity::DidDocument::for_agent) of a `did:web`
+    /// agent, with a `WotThing` service pointing at its TD.
+    pub fn serve_did_document(&self, document: crate::identity::DidDocument) {
+        *write_lock(&self.inner.did_document) = Some(document);
     }
 
     pub(crate) fn registry(&self) -> Arc<Registry> {
