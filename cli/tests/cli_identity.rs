@@ -55,6 +55,16 @@ async fn did_new_writes_a_private_key_for_its_owner_only_and_prints_the_did() {
     assert_eq!(document["id"], did);
     assert_eq!(document["verificationMethod"][0]["type"], "Multikey");
 
+    // An existing key file is not replaced unless asked.
+    let before = std::fs::read_to_string(&key).unwrap();
+    let run = lmos(&["did", "new", "--out", &key], None).await;
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("already exists"), "{}", run.stderr);
+    assert_eq!(std::fs::read_to_string(&key).unwrap(), before);
+    let run = lmos(&["did", "new", "--out", &key, "--force"], None).await;
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_ne!(std::fs::read_to_string(&key).unwrap(), before);
+
     // Without --out the key is printed after the DID.
     let run = lmos(&["did", "new"], None).await;
     assert_eq!(run.code, 0, "{run:?}");
