@@ -100,6 +100,16 @@ async fn sign_then_verify_and_tampering_fails() {
     let run2 = lmos(&["verify", "-"], Some(run.stdout.as_bytes())).await;
     assert_eq!(run2.code, 0, "{run2:?}");
     assert_eq!(run2.stdout.lines().count(), 2);
+    // One bad proof in the set is enough to fail.
+    let mut set = json(&run.stdout);
+    set["proof"][1]["proofValue"] = Value::from("z3xK");
+    let run3 = lmos(&["verify", "-"], Some(set.to_string().as_bytes())).await;
+    assert_eq!(run3.code, 1, "{run3:?}");
+    let lines: Vec<&str> = run3.stdout.lines().collect();
+    assert!(
+        lines[0].starts_with("ok ") && lines[1].starts_with("FAILED"),
+        "{lines:?}"
+    );
 
     let mut tampered: Value = signed.clone();
     tampered["title"] = Value::from("Not the weather agent");
