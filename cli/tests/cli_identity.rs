@@ -55,6 +55,16 @@ async fn did_new_writes_a_private_key_for_its_owner_only_and_prints_the_did() {
     assert_eq!(document["id"], did);
     assert_eq!(document["verificationMethod"][0]["type"], "Multikey");
 
+    // An existing key file is not replaced unless asked.
+    let before = std::fs::read_to_string(&key).unwrap();
+    let run = lmos(&["did", "new", "--out", &key], None).await;
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("already exists"), "{}", run.stderr);
+    assert_eq!(std::fs::read_to_string(&key).unwrap(), before);
+    let run = lmos(&["did", "new", "--out", &key, "--force"], None).await;
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_ne!(std::fs::read_to_string(&key).unwrap(), before);
+
     // Without --out the key is printed after the DID.
     let run = lmos(&["did", "new"], None).await;
     assert_eq!(run.code, 0, "{run:?}");
@@ -90,6 +100,16 @@ async fn sign_then_verify_and_tampering_fails() {
     let run2 = lmos(&["verify", "-"], Some(run.stdout.as_bytes())).await;
     assert_eq!(run2.code, 0, "{run2:?}");
     assert_eq!(run2.stdout.lines().count(), 2);
+    // One bad proof in the set is enough to fail.
+    let mut set = json(&run.stdout);
+    set["proof"][1]["proofValue"] = Value::from("z3xK");
+    let run3 = lmos(&["verify", "-"], Some(set.to_string().as_bytes())).await;
+    assert_eq!(run3.code, 1, "{run3:?}");
+    let lines: Vec<&str> = run3.stdout.lines().collect();
+    assert!(
+        lines[0].starts_with("ok ") && lines[1].starts_with("FAILED"),
+        "{lines:?}"
+    );
 
     let mut tampered: Value = signed.clone();
     tampered["title"] = Value::from("Not the weather agent");

@@ -875,3 +875,40 @@ fn a_td_declares_did_auth_as_a_bearer_scheme() {
         thing.id.clone().or(Some("http://h/a".to_owned()))
     );
 }
+
+#[tokio::test]
+async fn did_web_documents_are_reused_for_the_cache_ttl_only() {
+    let agent = web_agent().await;
+    let cached = loopback_resolver();
+    let uncached = DidResolver::new(ResolverOptions {
+        allow_http_loopback: true,
+        cache_ttl: Duration::ZERO,
+        ..ResolverOptions::default()
+    });
+    let old_key = agent.key.public_key();
+    for resolver in [&cached, &uncached] {
+        let document = resolver.resolve(&agent.did).await.unwrap();
+        assert_eq!(
+            document.verification_method[0].public_key().unwrap(),
+            old_key
+        );
+    }
+    // The agent rotates its key.
+    let new_key = Ed25519KeyPair::generate().unwrap();
+    agent.servient.serve_did_document(DidDocument::for_agent(
+        &agent.did,
+        &new_key.public_key(),
+        None,
+    ));
+    let from_cache = cached.clone().resolve(&agent.did).await.unwrap();
+    assert_eq!(
+        from_cache.verification_method[0].public_key().unwrap(),
+        old_key
+    );
+    let fresh = uncached.resolve(&agent.did).await.unwrap();
+    assert_eq!(
+        fresh.verification_method[0].public_key().unwrap(),
+        new_key.public_key()
+    );
+    agent.servient.shutdown().await;
+}

@@ -26,6 +26,9 @@ enum DidCommand {
         /// Use this did:web DID (the key becomes its `#key-1`) instead of a did:key.
         #[arg(long, value_name = "DID")]
         web: Option<String>,
+        /// Replace the file given with --out if it exists (the key in it is lost).
+        #[arg(long)]
+        force: bool,
     },
     /// Print the DID document of a key (to serve at /.well-known/did.json for did:web).
     Document {
@@ -63,7 +66,7 @@ fn print_json(value: &serde_json::Value) -> u8 {
 /// Runs `lmos did ...`; returns the exit status.
 pub async fn run(args: Args) -> u8 {
     match args.command {
-        DidCommand::New { out, web } => new(out, web),
+        DidCommand::New { out, web, force } => new(out, web, force),
         DidCommand::Document { key, td } => document(&key, td.as_deref()),
         DidCommand::Resolve {
             did,
@@ -86,7 +89,13 @@ pub async fn run(args: Args) -> u8 {
     }
 }
 
-fn new(out: Option<String>, web: Option<String>) -> u8 {
+fn new(out: Option<String>, web: Option<String>, force: bool) -> u8 {
+    if let Some(path) = &out {
+        if !force && std::path::Path::new(path).exists() {
+            errln!("lmos did new: {path} already exists (--force replaces it, losing that key)");
+            return EXIT_ERROR;
+        }
+    }
     let mut key = match Ed25519KeyPair::generate() {
         Ok(key) => key,
         Err(e) => {

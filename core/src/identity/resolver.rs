@@ -1,8 +1,8 @@
 //! [`DidResolver`]: resolves `did:key` (offline) and `did:web` (HTTPS) DIDs to documents.
 
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -21,7 +21,13 @@ pub struct ResolverOptions {
     pub timeout: Duration,
     /// Largest DID document accepted (default 256 KiB).
     pub max_document_bytes: usize,
+    /// How long a fetched `did:web` document is reused (default 5 minutes; zero = fetch every
+    /// time). A key removed from a DID document is still accepted for up to this long.
+    pub cache_ttl: Duration,
 }
+
+/// Most `did:web` documents kept in a resolver's cache.
+const CACHE_CAPACITY: usize = 1024;
 
 impl Default for ResolverOptions {
     fn default() -> Self {
@@ -29,6 +35,7 @@ impl Default for ResolverOptions {
             allow_http_loopback: false,
             timeout: Duration::from_secs(10),
             max_document_bytes: 256 * 1024,
+            cache_ttl: Duration::from_secs(300),
         }
     }
 }
@@ -41,6 +48,8 @@ pub struct DidResolver {
     client: Arc<OnceLock<Option<reqwest::Client>>>,
     options: ResolverOptions,
     pinned: Arc<HashMap<String, DidDocument>>,
+    /// Fetched `did:web` documents and when they were fetched.
+    cache: Arc<Mutex<HashMap<String, (Instant, DidDocument)>>>,
 }
 
 impl std::fmt::Debug for DidResolver {
@@ -65,6 +74,7 @@ impl DidResolver {
             client: Arc::new(OnceLock::new()),
             options,
             pinned: Arc::new(HashMap::new()),
+            cache: Arc::new(Mutex::new(HashMap::new())),
         }
     }
 
@@ -113,12 +123,35 @@ impl DidResolver {
         Some(Err(check_method(did)))
     }
 
-    /// Resolves `did` (or the DID of a DID URL) to its document.
+    /// Resolves `did` (or the DID of a DID URL) to its document. A fetched `did:web` document
+    /// is reused for [`ResolverOptions::cache_ttl`] (shared by clones of this resolver).
     pub async fn resolve(&self, did: &str) -> Result<DidDocument, IdentityError> {
         if let Some(result) = self.resolve_offline(did) {
             return result;
         }
         let did = did_part(did);
+        let ttl = self.options.cache_ttl;
+        if !ttl.is_zero() {
+            let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((at, document)) = cache.get(did) {
+                if at.elapsed() < ttl {
+                    return Ok(document.clone());
+                }
+            }
+        }
+        let document = self.fetch(did).await?;
+        if !ttl.is_zero() {
+            let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+            cache.retain(|_, (at, _)| at.elapsed() < ttl);
+            if cache.len() >= CACHE_CAPACITY {
+                cache.clear();
+            }
+            cache.insert(did.to_owned(), (Instant::now(), document.clone()));
+        }
+        Ok(document)
+    }
+
+    async fn fetch(&self, did: &str) -> Result<DidDocument, IdentityError> {
         let url = did_web::document_url(did, self.options.allow_http_loopback)?;
         if url.scheme() != "https" && !self.options.allow_http_loopback {
             return Err(IdentityError::invalid_did(did, "did:web needs https"));
