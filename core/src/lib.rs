@@ -10,6 +10,7 @@
 pub mod binding;
 pub mod chat;
 pub mod codec;
+pub mod security;
 pub mod td;
 pub mod thing;
 pub mod trace;
