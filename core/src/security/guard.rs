@@ -383,9 +383,24 @@ impl ThingGuard {
         if self.overrides.is_empty() {
             return &self.default;
         }
-        self.overrides
-            .get(&(transport, target, name.to_owned(), op.to_owned()))
-            .unwrap_or(&self.default)
+        let found = self
+            .overrides
+            .get(&(transport, target, name.to_owned(), op.to_owned()));
+        // HTTP has no forms for queryaction/cancelaction: the status resource of an invocation
+        // is guarded like the invocation.
+        let inherited = || {
+            matches!(op, "queryaction" | "cancelaction")
+                .then(|| {
+                    self.overrides.get(&(
+                        transport,
+                        target,
+                        name.to_owned(),
+                        "invokeaction".to_owned(),
+                    ))
+                })
+                .flatten()
+        };
+        found.or_else(inherited).unwrap_or(&self.default)
     }
 
     /// Checks `presented` against the access of one operation.

@@ -265,6 +265,12 @@ fn settings_by_op(
                 .or_insert_with(|| (form.security.clone(), form.scopes.clone()));
         }
     }
+    // The status of an invocation is guarded like the invocation, unless a form says otherwise.
+    if let Some(invoke) = out.get("invokeaction").cloned() {
+        for op in ["queryaction", "cancelaction"] {
+            out.entry(op.to_owned()).or_insert_with(|| invoke.clone());
+        }
+    }
     out
 }
 
