@@ -146,9 +146,19 @@ async fn a_form_security_overrides_the_things() {
     assert_eq!(anonymous.status().as_u16(), 401);
     let cancel = client.delete(&location).send().await.unwrap();
     assert_eq!(cancel.status().as_u16(), 401);
-    let status = client.get(&location).bearer_auth(&token).send().await.unwrap();
+    let status = client
+        .get(&location)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(status.status().as_u16(), 200);
-    let cancel = client.delete(&location).bearer_auth(&token).send().await.unwrap();
+    let cancel = client
+        .delete(&location)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(cancel.status().as_u16(), 204);
 
     // The WebSocket handshake needs nothing here: the thing has open operations.
@@ -283,4 +293,76 @@ fn things_that_cannot_be_enforced_are_not_exposed() {
     assert!(servient.expose(thing).is_err());
     // Nothing was exposed along the way.
     assert!(servient.things().is_empty());
+}
+
+#[tokio::test]
+async fn jwks_is_fetched_again_for_an_unknown_kid_but_not_for_every_one() {
+    use std::sync::atomic::Ordering;
+    let auth = auth_server(600).await;
+    let serve_with = |validator: TokenValidator| async move {
+        let thing = ThingBuilder::tool("Rotating")
+            .property("p", PropertyAffordance::new(DataSchema::of_type("number")))
+            .security("bearer_sc", SecurityScheme::new(SchemeKind::Bearer))
+            .build();
+        let servient = Servient::builder()
+            .http_port(0)
+            .verifier(Verifier::builder().bearer(validator).build())
+            .build()
+            .unwrap();
+        servient
+            .expose(thing)
+            .unwrap()
+            .set_property("p", json!(5))
+            .unwrap();
+        let url = format!(
+            "http://{}/rotating/properties/p",
+            servient.start().await.unwrap().http.unwrap()
+        );
+        (servient, url)
+    };
+    let jwks = format!("{}/jwks", auth.base);
+    let (servient, url) =
+        serve_with(TokenValidator::jwks(&jwks).jwks_min_refetch(std::time::Duration::ZERO)).await;
+    let (status, _, _) = http_get(&url, &Presented::bearer(&es256(&claims("")))).await;
+    assert_eq!(status, 200);
+    assert_eq!(auth.jwks_fetches.load(Ordering::SeqCst), 1);
+
+    // The issuer rotates in a new key: a token naming it makes the server fetch the set again.
+    let rotated = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let point = rotated.public_key_raw();
+    auth.extra_keys.lock().unwrap().push(json!({
+        "kty": "EC", "kid": "ec-2", "crv": "P-256", "alg": "ES256",
+        "x": b64url(&point[1..33]), "y": b64url(&point[33..65]),
+    }));
+    let key = jsonwebtoken::EncodingKey::from_ec_pem(rotated.serialize_pem().as_bytes()).unwrap();
+    let token = sign(
+        jsonwebtoken::Algorithm::ES256,
+        Some("ec-2"),
+        &key,
+        &claims(""),
+    );
+    let (status, _, _) = http_get(&url, &Presented::bearer(&token)).await;
+    assert_eq!(status, 200);
+    assert_eq!(auth.jwks_fetches.load(Ordering::SeqCst), 2);
+    // An unknown kid is refused (after one more fetch).
+    let stray = sign(
+        jsonwebtoken::Algorithm::ES256,
+        Some("ec-unknown"),
+        &jsonwebtoken::EncodingKey::from_ec_pem(keys().stray_ec_private_pem.as_bytes()).unwrap(),
+        &claims(""),
+    );
+    let (status, _, _) = http_get(&url, &Presented::bearer(&stray)).await;
+    assert_eq!(status, 401);
+    assert_eq!(auth.jwks_fetches.load(Ordering::SeqCst), 3);
+    servient.shutdown().await;
+
+    // With the default pause, a burst of unknown kids costs no fetch after the first one.
+    let before = auth.jwks_fetches.load(Ordering::SeqCst);
+    let (servient, url) = serve_with(TokenValidator::jwks(&jwks)).await;
+    for _ in 0..5 {
+        let (status, _, _) = http_get(&url, &Presented::bearer(&stray)).await;
+        assert_eq!(status, 401);
+    }
+    assert_eq!(auth.jwks_fetches.load(Ordering::SeqCst), before + 1);
+    servient.shutdown().await;
 }

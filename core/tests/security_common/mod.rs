@@ -140,6 +140,8 @@ pub struct AuthServer {
     pub jwks_fetches: Arc<AtomicUsize>,
     pub token_fetches: Arc<AtomicUsize>,
     pub introspections: Arc<AtomicUsize>,
+    /// Keys the JWKS lists besides the three of [`keys`] (for key rotation).
+    pub extra_keys: Arc<std::sync::Mutex<Vec<Value>>>,
 }
 
 #[derive(Clone)]
@@ -148,6 +150,7 @@ struct AuthState {
     token_fetches: Arc<AtomicUsize>,
     introspections: Arc<AtomicUsize>,
     token_lifetime: u64,
+    extra_keys: Arc<std::sync::Mutex<Vec<Value>>>,
 }
 
 fn basic_of(headers: &HeaderMap) -> Option<(String, String)> {
@@ -170,7 +173,13 @@ fn form_of(body: &str) -> std::collections::HashMap<String, String> {
 async fn jwks(State(state): State<AuthState>) -> impl IntoResponse {
     state.jwks_fetches.fetch_add(1, Ordering::SeqCst);
     let keys = keys();
-    axum::Json(json!({"keys": [keys.rsa_jwk, keys.ec_jwk, keys.ed_jwk]}))
+    let mut list = vec![
+        keys.rsa_jwk.clone(),
+        keys.ec_jwk.clone(),
+        keys.ed_jwk.clone(),
+    ];
+    list.extend(state.extra_keys.lock().unwrap().iter().cloned());
+    axum::Json(json!({"keys": list}))
 }
 
 async fn introspect(
@@ -238,6 +247,7 @@ pub async fn auth_server(token_lifetime: u64) -> AuthServer {
         token_fetches: Arc::new(AtomicUsize::new(0)),
         introspections: Arc::new(AtomicUsize::new(0)),
         token_lifetime,
+        extra_keys: Arc::new(std::sync::Mutex::new(Vec::new())),
     };
     let app = Router::new()
         .route("/jwks", get(jwks))
@@ -254,6 +264,7 @@ pub async fn auth_server(token_lifetime: u64) -> AuthServer {
         jwks_fetches: state.jwks_fetches,
         token_fetches: state.token_fetches,
         introspections: state.introspections,
+        extra_keys: state.extra_keys,
     }
 }
 
