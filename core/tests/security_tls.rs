@@ -206,3 +206,40 @@ fn unusable_certificate_or_key_files_are_clear_errors() {
     assert!(!text.contains(&body[..20]), "{text}");
     let _ = std::fs::remove_dir_all(&pki.dir);
 }
+
+#[tokio::test]
+async fn a_separate_websocket_port_speaks_wss_too() {
+    let pki = pki("ws-port");
+    let tls =
+        TlsServerConfig::from_pem_files(pki.dir.join("server.pem"), pki.dir.join("server.key"))
+            .unwrap();
+    let servient = Servient::builder()
+        .http_port(0)
+        .ws_port(0)
+        .tls(tls)
+        .build()
+        .unwrap();
+    let exposed = servient.expose(thing()).unwrap();
+    exposed.set_property("temperature", json!(7.0)).unwrap();
+    let addresses = servient.start().await.unwrap();
+    assert_ne!(addresses.http, addresses.ws);
+    let options = ConsumeOptions {
+        protocols: vec!["ws".into()],
+        extra_ca_pem: Some(pki.ca_pem.clone()),
+        ..ConsumeOptions::default()
+    };
+    let consumed = ConsumedThing::from_url(&exposed.td_url().unwrap(), options)
+        .await
+        .unwrap();
+    let ws_port = addresses.ws.unwrap().port();
+    assert!(consumed.thing().properties["temperature"]
+        .forms
+        .iter()
+        .any(|f| f.href == format!("wss://127.0.0.1:{ws_port}/ws")));
+    assert_eq!(
+        consumed.read_property("temperature").await.unwrap(),
+        json!(7.0)
+    );
+    servient.shutdown().await;
+    let _ = std::fs::remove_dir_all(&pki.dir);
+}
