@@ -63,9 +63,8 @@ pub(crate) fn router(registry: AppState) -> Router {
             get(subscribe_long_poll).head(subscribe_handshake),
         )
         .fallback(unknown_route)
-        .layer(axum::middleware::from_fn_with_state(
+        .layer(crate::security::enforce::HttpGuardLayer::new(
             registry.clone(),
-            crate::security::enforce::http_layer,
         ))
         .layer(axum::middleware::map_response(problem_for_bare_errors))
         .layer(DefaultBodyLimit::max(limit))
