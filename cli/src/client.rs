@@ -9,6 +9,7 @@ use std::io::{IsTerminal, Write};
 
 use clap::{Args, Subcommand, ValueEnum};
 use futures::StreamExt;
+use lmos::security::{CredentialStore, Credentials};
 use lmos::thing::{ActionUpdate, ConsumeOptions, ConsumedThing, Subprotocol, ThingError};
 use serde_json::{json, Value};
 
@@ -63,6 +64,70 @@ pub struct ClientOptions {
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputMode::Auto)]
     pub output: OutputMode,
+    /// Credentials for the thing's origin, sent where its TD's security says:
+    /// `basic=USER:PASSWORD`, `bearer=TOKEN` or `apikey=KEY` (repeatable).
+    #[arg(long = "credential", value_name = "KIND=VALUE")]
+    pub credentials: Vec<CredentialArg>,
+    /// A bearer (or OAuth2 access) token; the same as `--credential bearer=TOKEN`.
+    #[arg(long, value_name = "TOKEN")]
+    pub token: Option<CredentialArg>,
+    /// A CA certificate (PEM file) to trust for https and wss besides the system's roots.
+    #[arg(long, value_name = "FILE")]
+    pub cacert: Option<std::path::PathBuf>,
+}
+
+/// A command-line credential: its value never shows in `Debug` output.
+#[derive(Clone)]
+pub struct CredentialArg(String);
+
+impl std::str::FromStr for CredentialArg {
+    type Err = std::convert::Infallible;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Ok(CredentialArg(text.to_owned()))
+    }
+}
+
+impl std::fmt::Debug for CredentialArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = self.0.split_once('=').map(|(k, _)| k).unwrap_or("?");
+        write!(f, "CredentialArg({kind}=***)")
+    }
+}
+
+/// The credential store for `url`'s origin from `--credential` and `--token`.
+fn credential_store(url: &str, options: &ClientOptions) -> Result<Option<CredentialStore>, i32> {
+    if options.credentials.is_empty() && options.token.is_none() {
+        return Ok(None);
+    }
+    let mut credentials = Credentials::new();
+    if let Some(token) = &options.token {
+        credentials = credentials.bearer(token.0.as_str());
+    }
+    for argument in &options.credentials {
+        credentials = match argument.0.split_once('=') {
+            Some(("basic", pair)) => match pair.split_once(':') {
+                Some((user, password)) => credentials.basic(user, password),
+                None => {
+                    eprintln!("lmos: --credential basic=USER:PASSWORD needs a ':'");
+                    return Err(EXIT_USAGE);
+                }
+            },
+            Some(("bearer", token)) => credentials.bearer(token),
+            Some(("apikey", key)) => credentials.api_key(key),
+            Some((kind, _)) => {
+                eprintln!("lmos: unknown credential kind {kind:?} (basic, bearer, apikey)");
+                return Err(EXIT_USAGE);
+            }
+            None => {
+                eprintln!("lmos: a --credential is KIND=VALUE (basic, bearer, apikey)");
+                return Err(EXIT_USAGE);
+            }
+        };
+    }
+    let store = CredentialStore::new();
+    store.insert(url, credentials);
+    Ok(Some(store))
 }
 
 /// The client commands.
@@ -210,7 +275,7 @@ fn parse_json(text: &str) -> Result<Value, i32> {
     })
 }
 
-fn consume_options(options: &ClientOptions) -> Result<ConsumeOptions, i32> {
+fn consume_options(url: &str, options: &ClientOptions) -> Result<ConsumeOptions, i32> {
     let mut subprotocols = Vec::new();
     for name in &options.subprotocols {
         match Subprotocol::parse(name) {
@@ -235,11 +300,21 @@ fn consume_options(options: &ClientOptions) -> Result<ConsumeOptions, i32> {
     if !subprotocols.is_empty() {
         consume.subprotocols = subprotocols;
     }
+    consume.credentials = credential_store(url, options)?;
+    if let Some(path) = &options.cacert {
+        match std::fs::read_to_string(path) {
+            Ok(pem) => consume.extra_ca_pem = Some(pem),
+            Err(e) => {
+                eprintln!("lmos: cannot read --cacert {}: {e}", path.display());
+                return Err(EXIT_USAGE);
+            }
+        }
+    }
     Ok(consume)
 }
 
 async fn connect(url: &str, options: &ClientOptions) -> Result<ConsumedThing, i32> {
-    let consume = consume_options(options)?;
+    let consume = consume_options(url, options)?;
     ConsumedThing::from_url(url, consume)
         .await
         .map_err(|e| report(&e))

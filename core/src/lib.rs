@@ -12,6 +12,7 @@ pub mod chat;
 pub mod codec;
 pub mod discovery;
 pub mod identity;
+pub mod security;
 pub mod td;
 pub mod thing;
 pub mod trace;

@@ -18,9 +18,10 @@ use crate::binding::ws::{self, Body, Dialect, Message, StatusValue, WsClient, Ws
 use crate::codec::{essence, Codec, JSON};
 use crate::identity::data_integrity::{verify_document, verify_document_offline, VerifiedProof};
 use crate::identity::{DidResolver, IdentityError, SignaturePolicy, VerificationRelationship};
+use crate::security::CredentialStore;
 use crate::td::defaults::{form_ops, resolve_href};
 use crate::td::payload::{PayloadError, PayloadValidator};
-use crate::td::{AffordanceKind, DataSchema, Form, PropertyAffordance, Thing};
+use crate::td::{AffordanceKind, DataSchema, Form, OneOrMany, PropertyAffordance, Thing};
 
 /// A streaming subprotocol for `observeproperty` and `subscribeevent`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -78,6 +79,12 @@ pub struct ConsumeOptions {
     pub signature_policy: SignaturePolicy,
     /// Resolves the DIDs of TD signers (`did:key`; `did:web` over HTTPS).
     pub did_resolver: DidResolver,
+    /// Credentials applied as each form's security (or the thing's) declares; `None` sends
+    /// none. See [`crate::security`].
+    pub credentials: Option<CredentialStore>,
+    /// Extra CA certificates (PEM) trusted for `https` and `wss` besides the platform's roots.
+    /// Certificates are always verified.
+    pub extra_ca_pem: Option<String>,
 }
 
 impl Default for ConsumeOptions {
@@ -94,6 +101,8 @@ impl Default for ConsumeOptions {
             max_response_bytes: crate::binding::http::client::DEFAULT_MAX_RESPONSE_BYTES,
             signature_policy: SignaturePolicy::default(),
             did_resolver: DidResolver::default(),
+            credentials: None,
+            extra_ca_pem: None,
         }
     }
 }
@@ -109,6 +118,8 @@ struct Target {
     subprotocol: Option<Subprotocol>,
     /// A WebSocket (`lmosprotocol`) form.
     ws: bool,
+    /// The form's own `security`, if it overrides the thing's.
+    security: Option<OneOrMany<String>>,
 }
 
 struct ConsumedInner {
@@ -121,6 +132,8 @@ struct ConsumedInner {
     ws_clients: Mutex<HashMap<String, WsClient>>,
     /// The TD's proofs that verified.
     proofs: Vec<VerifiedProof>,
+    /// TLS for `wss://` forms (with the options' extra CA).
+    ws_tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 /// A thing this process calls. Cheap to clone; clones share the HTTP connection pool.
@@ -283,8 +296,12 @@ impl ConsumedThing {
         options: ConsumeOptions,
         proofs: Vec<VerifiedProof>,
     ) -> Result<Self, ThingError> {
-        let client =
-            HttpClient::new(options.timeout)?.with_max_response_bytes(options.max_response_bytes);
+        let client = HttpClient::with_extra_ca(options.timeout, options.extra_ca_pem.as_deref())?
+            .with_max_response_bytes(options.max_response_bytes);
+        let ws_tls = match &options.extra_ca_pem {
+            Some(pem) => Some(crate::security::client_tls_config(Some(pem))?),
+            None => None,
+        };
         Ok(ConsumedThing {
             inner: Arc::new(ConsumedInner {
                 thing,
@@ -294,6 +311,7 @@ impl ConsumedThing {
                 validators: Mutex::new(HashMap::new()),
                 ws_clients: Mutex::new(HashMap::new()),
                 proofs,
+                ws_tls,
             }),
         })
     }
@@ -302,8 +320,8 @@ impl ConsumedThing {
     /// in a TD without `base` resolve against `url`.
     pub async fn from_url(url: &str, options: ConsumeOptions) -> Result<Self, ThingError> {
         let url = Url::parse(url).map_err(|e| ThingError::InvalidTd(format!("{url:?}: {e}")))?;
-        let client =
-            HttpClient::new(options.timeout)?.with_max_response_bytes(options.max_response_bytes);
+        let client = HttpClient::with_extra_ca(options.timeout, options.extra_ca_pem.as_deref())?
+            .with_max_response_bytes(options.max_response_bytes);
         let mut request = HttpRequest::new("GET", url.clone());
         request.accept = Some(format!("{TD_JSON}, {JSON}"));
         let response = client.send(request).await?;
@@ -441,6 +459,7 @@ impl ConsumedThing {
                 accept,
                 subprotocol,
                 ws: ws_form,
+                security: form.security.clone(),
             };
             let rank = (
                 protocol_rank,
@@ -572,7 +591,27 @@ impl ConsumedThing {
             request.content_type = Some(target.content_type.clone());
             request.body = Some(target.codec.encode(body)?);
         }
+        let request = self.authorized(request, target.security.as_ref()).await?;
         Ok(self.inner.client.send(request).await?)
+    }
+
+    /// `request` with the credentials its form's security (`security`, else the thing's) asks
+    /// for, from the options' credential store.
+    async fn authorized(
+        &self,
+        mut request: HttpRequest,
+        security: Option<&OneOrMany<String>>,
+    ) -> Result<HttpRequest, ThingError> {
+        let Some(store) = &self.inner.options.credentials else {
+            return Ok(request);
+        };
+        let auth =
+            crate::security::authorize(Some(store), &self.inner.thing, security, &request.url)
+                .await?;
+        if !auth.is_empty() {
+            request.auth = Some(auth);
+        }
+        Ok(request)
     }
 
     // ----- properties -------------------------------------------------------------------------
@@ -721,6 +760,7 @@ impl ConsumedThing {
                 accept: JSON.to_owned(),
                 status_url: None,
                 output: None,
+                security: target.security.clone(),
                 ws: Some(Arc::new(WsInvocation {
                     thing_id: self.ws_thing_id(),
                     client,
@@ -778,6 +818,7 @@ impl ConsumedThing {
                 status_url: Some(url),
                 output: None,
                 ws: None,
+                security: target.security.clone(),
             });
         }
         let output = decode(response, target.codec)?;
@@ -790,6 +831,7 @@ impl ConsumedThing {
             status_url: None,
             output: Some(output),
             ws: None,
+            security: target.security.clone(),
         })
     }
 
@@ -836,6 +878,7 @@ impl ConsumedThing {
             request.content_type = Some(target.content_type.clone());
             request.body = Some(target.codec.encode(&input)?);
         }
+        let request = self.authorized(request, target.security.as_ref()).await?;
         let response = self.inner.client.open(request).await?;
         let is_stream = response
             .content_type
@@ -897,17 +940,38 @@ impl ConsumedThing {
     // ----- WebSocket ---------------------------------------------------------------------------
 
     async fn ws_client(&self, target: &Target) -> Result<WsClient, ThingError> {
-        if let Some(client) = lock(&self.inner.ws_clients).get(target.url.as_str()) {
+        // Forms with their own security get connections of their own.
+        let key = match &target.security {
+            Some(security) => format!("{} {:?}", target.url, security.as_slice()),
+            None => target.url.to_string(),
+        };
+        if let Some(client) = lock(&self.inner.ws_clients).get(&key) {
             return Ok(client.clone());
+        }
+        // Credentials go with the handshake: query parameters into the URL, the rest as headers.
+        let mut url = target.url.clone();
+        let mut headers = Vec::new();
+        if let Some(store) = &self.inner.options.credentials {
+            let auth = crate::security::authorize(
+                Some(store),
+                &self.inner.thing,
+                target.security.as_ref(),
+                &target.url,
+            )
+            .await?;
+            auth.apply_to_url(&mut url);
+            headers = auth.all_headers();
         }
         let options = WsClientOptions {
             dialect: self.inner.options.dialect,
             timeout: self.inner.options.timeout,
             max_message_bytes: self.inner.options.max_response_bytes,
+            headers: ws::client::HandshakeHeaders(headers),
+            tls: self.inner.ws_tls.clone(),
             ..WsClientOptions::default()
         };
-        let client = WsClient::connect(target.url.as_str(), options).await?;
-        lock(&self.inner.ws_clients).insert(target.url.to_string(), client.clone());
+        let client = WsClient::connect(url.as_str(), options).await?;
+        lock(&self.inner.ws_clients).insert(key, client.clone());
         Ok(client)
     }
 
@@ -1066,6 +1130,7 @@ impl ConsumedThing {
             Some(Subprotocol::Sse) => {
                 let mut request = HttpRequest::new(&target.method, target.url.clone());
                 request.accept = Some(EVENT_STREAM.to_owned());
+                let request = self.authorized(request, target.security.as_ref()).await?;
                 let response = self.inner.client.open(request).await?;
                 if !is_success(response.status) {
                     return Err(remote_error(&response.collect().await?));
@@ -1080,10 +1145,18 @@ impl ConsumedThing {
             }
             _ => {
                 let client = self.inner.client.clone();
+                let this = self.clone();
                 Ok(Box::pin(async_stream::stream! {
                     loop {
                         let mut request = HttpRequest::new(&target.method, target.url.clone());
                         request.accept = Some(target.accept.clone());
+                        let request = match this.authorized(request, target.security.as_ref()).await {
+                            Ok(request) => request,
+                            Err(error) => {
+                                yield Err(error);
+                                return;
+                            }
+                        };
                         // Long-poll requests wait as long as the server holds them.
                         let response = match client.open(request).await {
                             Ok(response) => response.collect().await,
@@ -1123,6 +1196,8 @@ pub struct ActionHandle {
     status_url: Option<Url>,
     output: Option<Value>,
     ws: Option<Arc<WsInvocation>>,
+    /// The security of the form the action was invoked through (for the status resource).
+    security: Option<OneOrMany<String>>,
 }
 
 /// An invocation over WebSocket: its replies and the latest status they reported.
@@ -1246,6 +1321,10 @@ impl ActionHandle {
         };
         let mut request = HttpRequest::new("GET", url.clone());
         request.accept = Some(self.accept.clone());
+        let request = self
+            .consumed
+            .authorized(request, self.security.as_ref())
+            .await?;
         let response = self.consumed.inner.client.send(request).await?;
         let value = decode(&response, self.codec)?;
         serde_json::from_value(value).map_err(|e| ThingError::Remote {
@@ -1296,12 +1375,14 @@ impl ActionHandle {
         let Some(url) = &self.status_url else {
             return Err(ThingError::ActionFinished);
         };
-        let response = self
+        let request = self
             .consumed
-            .inner
-            .client
-            .send(HttpRequest::new("DELETE", url.clone()))
+            .authorized(
+                HttpRequest::new("DELETE", url.clone()),
+                self.security.as_ref(),
+            )
             .await?;
+        let response = self.consumed.inner.client.send(request).await?;
         if response.status == 409 {
             return Err(ThingError::ActionFinished);
         }
@@ -1389,6 +1470,13 @@ impl ActionHandle {
             let Some(url) = self.status_url.clone() else { return };
             let mut request = HttpRequest::new("GET", url);
             request.accept = Some(format!("{EVENT_STREAM}, {}", self.accept));
+            let request = match self.consumed.authorized(request, self.security.as_ref()).await {
+                Ok(request) => request,
+                Err(error) => {
+                    yield Err(error);
+                    return;
+                }
+            };
             let response = match self.consumed.inner.client.open(request).await {
                 Ok(response) => response,
                 Err(error) => {

@@ -14,6 +14,7 @@ use super::exposed::{ExposedSettings, ExposedThing};
 use super::{lock, read_lock, write_lock, ThingError};
 use crate::binding::http::{forms, server, HttpSettings};
 use crate::binding::ws::{self, WsSettings};
+use crate::security::{ThingGuard, TlsServerConfig, Verifier};
 use crate::td::Thing;
 
 /// Addresses a started servient listens on.
@@ -39,6 +40,8 @@ pub struct ServientBuilder {
     ws: WsSettings,
     websocket: bool,
     td_signer: Option<Arc<crate::identity::Ed25519KeyPair>>,
+    verifier: Verifier,
+    tls: Option<TlsServerConfig>,
 }
 
 impl Default for ServientBuilder {
@@ -53,6 +56,8 @@ impl Default for ServientBuilder {
             ws: WsSettings::default(),
             websocket: true,
             td_signer: None,
+            verifier: Verifier::default(),
+            tls: None,
         }
     }
 }
@@ -157,6 +162,20 @@ impl ServientBuilder {
         self
     }
 
+    /// What enforces the security schemes exposed things declare (see [`crate::security`]).
+    /// Without it only `nosec` things can be exposed: a thing declaring a scheme the verifier
+    /// cannot check is refused by [`Servient::expose`].
+    pub fn verifier(mut self, verifier: Verifier) -> Self {
+        self.verifier = verifier;
+        self
+    }
+
+    /// Serve `https` (and `wss`) with this certificate and key instead of plain HTTP.
+    pub fn tls(mut self, tls: TlsServerConfig) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
     /// Builds the servient (nothing listens until [`Servient::start`]).
     pub fn build(self) -> Result<Servient, ThingError> {
         let public = match &self.public_base_url {
@@ -197,6 +216,10 @@ impl ServientBuilder {
                 closing: watch::Sender::new(false),
                 did_document: Default::default(),
                 td_signer: Arc::new(RwLock::new(self.td_signer)),
+                verifier: self.verifier,
+                tls: self.tls,
+                guards: RwLock::new(std::collections::HashMap::new()),
+                guarded: std::sync::atomic::AtomicBool::new(false),
             }),
         })
     }
@@ -235,6 +258,12 @@ pub(crate) struct Registry {
     did_document: crate::identity::route::SharedDidDocument,
     /// Signs every TD served, when set.
     td_signer: crate::identity::route::SharedSigner,
+    verifier: Verifier,
+    tls: Option<TlsServerConfig>,
+    /// The guards of protected things, by slug.
+    guards: RwLock<std::collections::HashMap<String, Arc<ThingGuard>>>,
+    /// Whether any exposed thing is protected (the only cost of security for open things).
+    guarded: std::sync::atomic::AtomicBool,
 }
 
 impl Registry {
@@ -245,6 +274,16 @@ impl Registry {
             // An error means the servient is gone, which is a shutdown too.
             let _ = closing.wait_for(|closing| *closing).await;
         })
+    }
+
+    /// Whether any exposed thing has a guard.
+    pub(crate) fn any_guarded(&self) -> bool {
+        self.guarded.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// The guard of the thing at `slug`, if it is protected.
+    pub(crate) fn guard(&self, slug: &str) -> Option<Arc<ThingGuard>> {
+        read_lock(&self.guards).get(slug).cloned()
     }
 
     pub(crate) fn thing(&self, slug: &str) -> Option<ExposedThing> {
@@ -369,11 +408,15 @@ impl Servient {
         if read_lock(&self.inner.things).contains_key(&slug) {
             return Err(ThingError::DuplicateThing(slug));
         }
-        let mut thing = thing;
+        let original = thing;
+        let mut thing = original.clone();
         forms::fill_forms(&mut thing, &slug);
         if self.inner.websocket {
             ws::add_forms(&mut thing);
         }
+        crate::security::carry_form_security(&original, &mut thing);
+        drop(original);
+        let guard = ThingGuard::compile(&thing, &self.inner.verifier)?.map(Arc::new);
         let exposed = ExposedThing::new(
             thing,
             slug.clone(),
@@ -385,13 +428,25 @@ impl Servient {
         if things.contains_key(&slug) {
             return Err(ThingError::DuplicateThing(slug));
         }
+        if let Some(guard) = guard {
+            write_lock(&self.inner.guards).insert(slug.clone(), guard);
+            self.inner
+                .guarded
+                .store(true, std::sync::atomic::Ordering::Release);
+        }
         things.insert(slug, exposed.clone());
         Ok(exposed)
     }
 
     /// Stops hosting the thing at `slug`; returns whether there was one.
     pub fn destroy(&self, slug: &str) -> bool {
-        write_lock(&self.inner.things).shift_remove(slug).is_some()
+        let removed = write_lock(&self.inner.things).shift_remove(slug).is_some();
+        let mut guards = write_lock(&self.inner.guards);
+        guards.remove(slug);
+        self.inner
+            .guarded
+            .store(!guards.is_empty(), std::sync::atomic::Ordering::Release);
+        removed
     }
 
     /// The exposed things.
@@ -456,7 +511,12 @@ impl Servient {
             message: e.to_string(),
         })?;
         if self.inner.public_base_url.is_none() {
-            let base = Url::parse(&format!("http://{bound}/"))
+            let scheme = if self.inner.tls.is_some() {
+                "https"
+            } else {
+                "http"
+            };
+            let base = Url::parse(&format!("{scheme}://{bound}/"))
                 .map_err(|e| ThingError::InvalidConfig(e.to_string()))?;
             *write_lock(&self.inner.base_url) = Some(base);
         }
@@ -482,13 +542,23 @@ impl Servient {
         self.inner.ws_shutdown.send_replace(false);
         let ws = match ws_listener {
             Some((listener, ws_bound)) => {
-                let base = Url::parse(&format!("ws://{ws_bound}/"))
+                let scheme = if self.inner.tls.is_some() {
+                    "wss"
+                } else {
+                    "ws"
+                };
+                let base = Url::parse(&format!("{scheme}://{ws_bound}/"))
                     .map_err(|e| ThingError::InvalidConfig(e.to_string()))?;
                 *write_lock(&self.inner.ws_base) = Some(base);
                 *write_lock(&self.inner.ws_bound) = Some(ws_bound);
                 let (stop, on_stop) = oneshot::channel::<()>();
                 let app = self.ws_router();
+                let tls = self.inner.tls.clone();
                 let task = tokio::spawn(async move {
+                    if let Some(tls) = tls {
+                        crate::security::tls::serve(listener, tls, app, on_stop).await;
+                        return;
+                    }
                     let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
                         let _ = on_stop.await;
                     });
@@ -503,7 +573,12 @@ impl Servient {
         self.inner.closing.send_replace(false);
         let (shutdown, on_shutdown) = oneshot::channel::<()>();
         let app = self.router();
+        let tls = self.inner.tls.clone();
         let task = tokio::spawn(async move {
+            if let Some(tls) = tls {
+                crate::security::tls::serve(listener, tls, app, on_shutdown).await;
+                return;
+            }
             let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
                 let _ = on_shutdown.await;
             });

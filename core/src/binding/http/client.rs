@@ -26,6 +26,8 @@ pub struct HttpRequest {
     pub accept: Option<String>,
     /// Body bytes.
     pub body: Option<Vec<u8>>,
+    /// Credentials for the request (headers, query parameters), as the form's security asks.
+    pub(crate) auth: Option<crate::security::RequestAuth>,
 }
 
 impl HttpRequest {
@@ -37,6 +39,7 @@ impl HttpRequest {
             content_type: None,
             accept: None,
             body: None,
+            auth: None,
         }
     }
 }
@@ -119,6 +122,14 @@ fn header(response: &reqwest::Response, name: reqwest::header::HeaderName) -> Op
 impl HttpClient {
     /// A client; `timeout` bounds each non-streaming request.
     pub fn new(timeout: Option<Duration>) -> Result<Self, HttpError> {
+        Self::with_extra_ca(timeout, None)
+    }
+
+    /// A client that trusts `extra_ca_pem` (PEM certificates) besides the platform's roots.
+    pub fn with_extra_ca(
+        timeout: Option<Duration>,
+        extra_ca_pem: Option<&str>,
+    ) -> Result<Self, HttpError> {
         // reqwest is built without a TLS crypto provider; use ring unless the application
         // installed another one (then that one stays).
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -128,6 +139,8 @@ impl HttpClient {
             // Streams (SSE, long-poll) have no overall bound, but connecting does.
             builder = builder.connect_timeout(timeout);
         }
+        let builder = crate::security::tls::trust_extra_ca(builder, extra_ca_pem)
+            .map_err(|e| HttpError::Transport(e.to_string()))?;
         let client = builder
             .build()
             .map_err(|e| HttpError::Transport(e.to_string()))?;
@@ -155,9 +168,13 @@ impl HttpClient {
             )));
         }
         let context = trace::outgoing()?;
+        let mut url = request.url;
+        if let Some(auth) = &request.auth {
+            auth.apply_to_url(&mut url);
+        }
         let mut builder = self
             .client
-            .request(method, request.url)
+            .request(method, url)
             .header(TRACEPARENT, context.traceparent());
         if let Some(state) = context.tracestate() {
             builder = builder.header(TRACESTATE, state);
@@ -170,6 +187,17 @@ impl HttpClient {
         }
         if let Some(body) = request.body {
             builder = builder.body(body);
+        }
+        if let Some(auth) = &request.auth {
+            for (name, value) in auth.all_headers() {
+                let mut value = reqwest::header::HeaderValue::from_str(&value).map_err(|_| {
+                    HttpError::InvalidRequest(format!(
+                        "the {name} credential is not a valid header value"
+                    ))
+                })?;
+                value.set_sensitive(true);
+                builder = builder.header(name, value);
+            }
         }
         Ok(builder)
     }
@@ -215,6 +243,14 @@ impl HttpClient {
 fn describe(error: &reqwest::Error) -> String {
     // reqwest's Display hides the cause ("error sending request"); add the chain.
     let mut text = error.to_string();
+    // The query may carry a credential (an API key or token `in: query`): never show it.
+    if let Some(url) = error.url() {
+        if url.query().is_some() {
+            let mut clean = url.clone();
+            clean.set_query(None);
+            text = text.replace(url.as_str(), clean.as_str());
+        }
+    }
     let mut source = std::error::Error::source(error);
     while let Some(cause) = source {
         text.push_str(": ");

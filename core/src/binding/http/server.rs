@@ -63,6 +63,9 @@ pub(crate) fn router(registry: AppState) -> Router {
             get(subscribe_long_poll).head(subscribe_handshake),
         )
         .fallback(unknown_route)
+        .layer(crate::security::enforce::HttpGuardLayer::new(
+            registry.clone(),
+        ))
         .layer(axum::middleware::map_response(problem_for_bare_errors))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(registry)

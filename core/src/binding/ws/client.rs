@@ -44,6 +44,24 @@ pub struct WsClientOptions {
     /// How often the client pings the server (default 30 s); a connection from which nothing
     /// has arrived for two intervals counts as dead and is replaced.
     pub ping_interval: Duration,
+    /// Headers sent with the handshake (credentials: their values never show in `Debug`).
+    /// Connections with different headers are not shared.
+    pub headers: HandshakeHeaders,
+    /// The TLS configuration for `wss://` (default: the platform's roots, see
+    /// [`crate::security::client_tls_config`]).
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+}
+
+/// Extra handshake headers whose values are secret.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct HandshakeHeaders(pub Vec<(String, String)>);
+
+impl std::fmt::Debug for HandshakeHeaders {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|(name, _)| name))
+            .finish()
+    }
 }
 
 impl Default for WsClientOptions {
@@ -55,6 +73,8 @@ impl Default for WsClientOptions {
             max_backoff: Duration::from_secs(5),
             max_message_bytes: 16 * 1024 * 1024,
             ping_interval: Duration::from_secs(30),
+            headers: HandshakeHeaders::default(),
+            tls: None,
         }
     }
 }
@@ -125,13 +145,13 @@ pub struct WsClient {
 impl std::fmt::Debug for WsClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WsClient")
-            .field("url", &self.inner.url.as_str())
+            .field("url", &without_query(&self.inner.url).as_str())
             .field("dialect", &self.inner.options.dialect)
             .finish()
     }
 }
 
-type PoolKey = (String, Dialect);
+type PoolKey = (String, Dialect, [u8; 32]);
 
 fn pool() -> &'static tokio::sync::Mutex<HashMap<PoolKey, Weak<ClientInner>>> {
     static POOL: OnceLock<tokio::sync::Mutex<HashMap<PoolKey, Weak<ClientInner>>>> =
@@ -139,53 +159,89 @@ fn pool() -> &'static tokio::sync::Mutex<HashMap<PoolKey, Weak<ClientInner>>> {
     POOL.get_or_init(|| tokio::sync::Mutex::new(HashMap::new()))
 }
 
+/// `url` without its query, which may carry a credential (never shown).
+fn without_query(url: &Url) -> Url {
+    let mut shown = url.clone();
+    shown.set_query(None);
+    shown
+}
+
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn open(url: &Url, options: &WsClientOptions) -> Result<Socket, WsError> {
+    let shown = without_query(url);
     let mut request = url
         .as_str()
         .into_client_request()
-        .map_err(|e| WsError::InvalidUrl(format!("{url}: {e}")))?;
+        .map_err(|e| WsError::InvalidUrl(format!("{shown}: {e}")))?;
     if options.dialect == Dialect::Spec {
         request.headers_mut().insert(
             "Sec-WebSocket-Protocol",
             HeaderValue::from_static(SUBPROTOCOL),
         );
     }
+    for (name, value) in &options.headers.0 {
+        let name = tokio_tungstenite::tungstenite::http::HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| WsError::InvalidUrl(format!("{name:?} is not a header name")))?;
+        let mut value = HeaderValue::from_str(value).map_err(|_| {
+            WsError::InvalidUrl(format!("the {name} credential is not a valid header value"))
+        })?;
+        value.set_sensitive(true);
+        request.headers_mut().append(name, value);
+    }
+    let connector = if url.scheme() == "wss" {
+        let tls = match &options.tls {
+            Some(tls) => tls.clone(),
+            None => crate::security::client_tls_config(None)
+                .map_err(|e| WsError::Transport(e.to_string()))?,
+        };
+        Some(tokio_tungstenite::Connector::Rustls(tls))
+    } else {
+        None
+    };
     let config = WebSocketConfig::default()
         .max_message_size(Some(options.max_message_bytes))
         .max_frame_size(Some(options.max_message_bytes));
-    let connect = tokio_tungstenite::connect_async_with_config(request, Some(config), true);
+    let connect =
+        tokio_tungstenite::connect_async_tls_with_config(request, Some(config), true, connector);
     let result = match options.timeout {
         Some(limit) => tokio::time::timeout(limit, connect)
             .await
             .map_err(|_| WsError::Timeout(limit))?,
         None => connect.await,
     };
-    let (socket, _response) = result.map_err(|e| WsError::Transport(format!("{url}: {e}")))?;
+    let (socket, _response) = result.map_err(|e| WsError::Transport(format!("{shown}: {e}")))?;
     Ok(socket)
 }
 
 impl WsClient {
     /// The shared connection to `url` in `options.dialect`, opening it if there is none yet
-    /// (and failing if it cannot be opened). Only `ws://` URLs are supported.
+    /// (and failing if it cannot be opened). `wss://` connections verify the server's certificate.
     pub async fn connect(url: &str, options: WsClientOptions) -> Result<WsClient, WsError> {
         let url = Url::parse(url).map_err(|e| WsError::InvalidUrl(format!("{url:?}: {e}")))?;
         match url.scheme() {
-            "ws" => {}
-            "wss" => {
-                return Err(WsError::InvalidUrl(format!(
-                    "{url}: wss:// is not supported by this client yet"
-                )))
-            }
+            "ws" | "wss" => {}
             other => {
                 return Err(WsError::InvalidUrl(format!(
                     "{url}: {other}:// is not a WebSocket URL"
                 )))
             }
         }
-        let key = (url.to_string(), options.dialect);
+        let fingerprint = {
+            let mut text = String::new();
+            for (name, value) in &options.headers.0 {
+                text.push_str(name);
+                text.push('\u{0}');
+                text.push_str(value);
+                text.push('\u{0}');
+            }
+            if let Some(tls) = &options.tls {
+                text.push_str(&format!("tls:{:p}", Arc::as_ptr(tls)));
+            }
+            crate::security::digest(text.as_bytes())
+        };
+        let key = (url.to_string(), options.dialect, fingerprint);
         let mut connections = pool().lock().await;
         connections.retain(|_, client| client.strong_count() > 0);
         if let Some(inner) = connections.get(&key).and_then(Weak::upgrade) {

@@ -25,6 +25,7 @@ use super::messages::{
     Body, Dialect, Message, MessageError, Parsed, Problem, Rejected, StatusValue, Style, Timestamp,
     SUBPROTOCOL,
 };
+use crate::security::enforce::Handshake;
 use crate::thing::exposed::failure_problem;
 use crate::thing::servient::Registry;
 use crate::thing::{ActionUpdate, ExposedThing, ThingError, ValueStream};
@@ -46,9 +47,15 @@ type AppState = Arc<Registry>;
 /// The upgrade handler: negotiates the subprotocol and hands the socket to [`serve_socket`].
 pub(crate) async fn upgrade(
     State(registry): State<AppState>,
+    uri: axum::http::Uri,
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
+    // Credentials come with the handshake and count for every message on the socket.
+    let handshake = Handshake::new(&headers, uri.query());
+    if let Err(refused) = crate::security::enforce::admit_handshake(&registry, &handshake).await {
+        return refused;
+    }
     let offered: Vec<String> = headers
         .get_all(header::SEC_WEBSOCKET_PROTOCOL)
         .iter()
@@ -89,7 +96,7 @@ pub(crate) async fn upgrade(
         .write_buffer_size(WRITE_BUFFER_BYTES)
         .max_message_size(settings.max_message_bytes)
         .max_frame_size(settings.max_message_bytes)
-        .on_upgrade(move |socket| serve_socket(socket, registry, dialect))
+        .on_upgrade(move |socket| serve_socket(socket, registry, dialect, handshake))
 }
 
 enum Outgoing {
@@ -149,6 +156,8 @@ struct Connection {
     out: mpsc::Sender<Outgoing>,
     invocations: Mutex<IndexMap<String, Arc<Invocation>>>,
     dropped_notifications: std::sync::atomic::AtomicU64,
+    /// The credentials of the handshake.
+    handshake: Handshake,
 }
 
 impl Connection {
@@ -245,7 +254,12 @@ fn rejection_problem(error: &MessageError) -> Problem {
 
 /// Serves one upgraded socket until it closes, the peer stops answering pings, or the servient
 /// shuts down.
-async fn serve_socket(socket: WebSocket, registry: AppState, handshake_dialect: Dialect) {
+async fn serve_socket(
+    socket: WebSocket,
+    registry: AppState,
+    handshake_dialect: Dialect,
+    handshake: Handshake,
+) {
     let settings = registry.ws.clone();
     let mut shutdown = registry.ws_shutdown.subscribe();
     if *shutdown.borrow() {
@@ -289,6 +303,7 @@ async fn serve_socket(socket: WebSocket, registry: AppState, handshake_dialect: 
         out: out.clone(),
         invocations: Mutex::new(IndexMap::new()),
         dropped_notifications: std::sync::atomic::AtomicU64::new(0),
+        handshake,
     });
     let mut reader = Reader {
         connection: connection.clone(),
@@ -456,6 +471,23 @@ impl Reader {
             self.connection.send(&request.error(problem), style).await;
             return;
         };
+        if let Err(refusal) = crate::security::enforce::check_message(
+            &self.connection.registry,
+            &self.connection.handshake,
+            thing.slug(),
+            &body,
+        )
+        .await
+        {
+            let problem = Problem::new(
+                refusal.code(),
+                refusal.status,
+                refusal.title(),
+                refusal.reason,
+            );
+            self.connection.send(&request.error(problem), style).await;
+            return;
+        }
         match body {
             Body::ObserveProperty { name } => self.observe(thing, request, name).await,
             Body::SubscribeEvent { event } => self.subscribe(thing, request, Some(event)).await,
@@ -989,6 +1021,7 @@ pub async fn dispatch_frames(
         out,
         invocations: Mutex::new(IndexMap::new()),
         dropped_notifications: std::sync::atomic::AtomicU64::new(0),
+        handshake: Handshake::default(),
     });
     let mut reader = Reader {
         connection: connection.clone(),

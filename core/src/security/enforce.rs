@@ -1,0 +1,256 @@
+//! Where the guards meet the bindings: the HTTP layer in front of every route, and the checks
+//! of the WebSocket handshake and messages.
+
+use std::sync::Arc;
+
+use axum::extract::Request;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use percent_encoding::percent_decode_str;
+use serde_json::json;
+
+use super::guard::{Presented, Refusal, Target, Transport};
+use crate::binding::http::{PROBLEM_JSON, PROBLEM_TYPE_BASE};
+use crate::thing::servient::Registry;
+
+/// The HTTP response for a refusal: 401/403 with `WWW-Authenticate`, a problem document.
+pub(crate) fn refusal_response(refusal: &Refusal) -> Response {
+    let status = StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::UNAUTHORIZED);
+    let body = json!({
+        "type": format!("{PROBLEM_TYPE_BASE}{}", refusal.code()),
+        "title": refusal.title(),
+        "status": refusal.status,
+        "detail": refusal.reason,
+    });
+    let mut response = (
+        status,
+        [(header::CONTENT_TYPE, PROBLEM_JSON)],
+        body.to_string(),
+    )
+        .into_response();
+    for challenge in &refusal.challenges {
+        if let Ok(value) = HeaderValue::from_str(challenge) {
+            response
+                .headers_mut()
+                .append(header::WWW_AUTHENTICATE, value);
+        }
+    }
+    response
+}
+
+fn decode(segment: &str) -> String {
+    percent_decode_str(segment).decode_utf8_lossy().into_owned()
+}
+
+/// Which operation a request to the HTTP layout is (`None`: not an interaction, such as the TD).
+fn operation(method: &str, path: &str) -> Option<(String, Target, String, &'static str)> {
+    let mut segments = path.trim_start_matches('/').split('/');
+    let slug = decode(segments.next()?);
+    let rest: Vec<&str> = segments.collect();
+    let (target, name, op) = match (method, rest.as_slice()) {
+        ("GET", ["properties"]) => (Target::Thing, String::new(), "readallproperties"),
+        ("PUT", ["properties"]) => (Target::Thing, String::new(), "writemultipleproperties"),
+        ("GET", ["properties", name]) => (Target::Property, decode(name), "readproperty"),
+        ("PUT", ["properties", name]) => (Target::Property, decode(name), "writeproperty"),
+        ("GET" | "HEAD", ["properties", name, _]) => {
+            (Target::Property, decode(name), "observeproperty")
+        }
+        ("POST", ["actions", name]) => (Target::Action, decode(name), "invokeaction"),
+        ("GET", ["actions", name, _]) => (Target::Action, decode(name), "queryaction"),
+        ("DELETE", ["actions", name, _]) => (Target::Action, decode(name), "cancelaction"),
+        ("GET" | "HEAD", ["events", name, _]) => (Target::Event, decode(name), "subscribeevent"),
+        // Other methods and shapes: the router answers 404/405; guard them by the thing's
+        // security anyway, so nothing about a protected thing leaks.
+        (_, []) => return None,
+        _ => (Target::Thing, String::new(), "unknown"),
+    };
+    Some((slug, target, name, op))
+}
+
+/// The layer in front of every HTTP route. While no exposed thing is protected a request costs
+/// one atomic load and goes straight to the route (no boxing, no lookup).
+#[derive(Clone)]
+pub(crate) struct HttpGuardLayer {
+    registry: Arc<Registry>,
+}
+
+impl HttpGuardLayer {
+    /// Guards the routes of `registry`'s things.
+    pub(crate) fn new(registry: Arc<Registry>) -> Self {
+        HttpGuardLayer { registry }
+    }
+}
+
+impl<S> tower_layer::Layer<S> for HttpGuardLayer {
+    type Service = HttpGuard<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        HttpGuard {
+            inner,
+            registry: self.registry.clone(),
+        }
+    }
+}
+
+/// See [`HttpGuardLayer`].
+#[derive(Clone)]
+pub(crate) struct HttpGuard<S> {
+    inner: S,
+    registry: Arc<Registry>,
+}
+
+type Checked = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<Response, std::convert::Infallible>> + Send>,
+>;
+
+impl<S> tower_service::Service<Request> for HttpGuard<S>
+where
+    S: tower_service::Service<Request, Response = Response, Error = std::convert::Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = std::convert::Infallible;
+    type Future = futures::future::Either<S::Future, Checked>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        if !self.registry.any_guarded() {
+            return futures::future::Either::Left(self.inner.call(request));
+        }
+        // The service that was polled ready serves this request; a clone stays for the next.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let registry = self.registry.clone();
+        futures::future::Either::Right(Box::pin(async move {
+            let refusal = refusal_for(
+                &registry,
+                request.method().as_str(),
+                request.uri(),
+                request.headers(),
+            )
+            .await;
+            if let Some(refusal) = refusal {
+                return Ok(refusal_response(&refusal));
+            }
+            inner.call(request).await
+        }))
+    }
+}
+
+/// Why `request` is refused, if it is.
+async fn refusal_for(
+    registry: &Registry,
+    method: &str,
+    uri: &axum::http::Uri,
+    headers: &axum::http::HeaderMap,
+) -> Option<Refusal> {
+    let (slug, target, name, op) = operation(method, uri.path())?;
+    let guard = registry.guard(&slug)?;
+    let presented = Presented {
+        headers,
+        query: uri.query(),
+    };
+    guard
+        .check(Transport::Http, target, &name, op, &presented)
+        .await
+        .err()
+}
+
+/// The credentials a WebSocket connection presented in its handshake.
+#[derive(Default)]
+pub(crate) struct Handshake {
+    headers: axum::http::HeaderMap,
+    query: Option<String>,
+}
+
+impl Handshake {
+    /// Keeps what the upgrade request carried.
+    pub(crate) fn new(headers: &axum::http::HeaderMap, query: Option<&str>) -> Self {
+        Handshake {
+            headers: headers.clone(),
+            query: query.map(str::to_owned),
+        }
+    }
+
+    fn presented(&self) -> Presented<'_> {
+        Presented {
+            headers: &self.headers,
+            query: self.query.as_deref(),
+        }
+    }
+}
+
+/// Whether the upgrade may proceed: always when some exposed thing is open; otherwise when the
+/// handshake's credentials pass some thing's requirements (a socket no thing would answer is
+/// refused with the first thing's challenge).
+pub(crate) async fn admit_handshake(
+    registry: &Registry,
+    handshake: &Handshake,
+) -> Result<(), Response> {
+    if !registry.any_guarded() {
+        return Ok(());
+    }
+    let things = registry.things();
+    let mut first = None;
+    for thing in &things {
+        let Some(guard) = registry.guard(thing.slug()) else {
+            return Ok(());
+        };
+        match guard.admits_any(&handshake.presented()).await {
+            Ok(()) => return Ok(()),
+            Err(refusal) => {
+                first.get_or_insert(refusal);
+            }
+        }
+    }
+    match first {
+        Some(refusal) => Err(refusal_response(&refusal)),
+        None => Ok(()),
+    }
+}
+
+/// Checks one WebSocket request for the thing at `slug` with the handshake's credentials.
+pub(crate) async fn check_message(
+    registry: &Registry,
+    handshake: &Handshake,
+    slug: &str,
+    body: &crate::binding::ws::Body,
+) -> Result<(), Refusal> {
+    use crate::binding::ws::Body;
+    if !registry.any_guarded() {
+        return Ok(());
+    }
+    let Some(guard) = registry.guard(slug) else {
+        return Ok(());
+    };
+    let (target, name, op) = match body {
+        Body::ReadProperty { name } => (Target::Property, name.as_str(), "readproperty"),
+        Body::WriteProperty { name, .. } => (Target::Property, name.as_str(), "writeproperty"),
+        Body::ObserveProperty { name } => (Target::Property, name.as_str(), "observeproperty"),
+        Body::UnobserveProperty { name } => (Target::Property, name.as_str(), "unobserveproperty"),
+        Body::InvokeAction { action, .. } => (Target::Action, action.as_str(), "invokeaction"),
+        Body::QueryAction { action, .. } => (Target::Action, action.as_str(), "queryaction"),
+        Body::CancelAction { action, .. } => (Target::Action, action.as_str(), "cancelaction"),
+        Body::SubscribeEvent { event } => (Target::Event, event.as_str(), "subscribeevent"),
+        Body::UnsubscribeEvent { event } => (Target::Event, event.as_str(), "unsubscribeevent"),
+        Body::ReadAllProperties => (Target::Thing, "", "readallproperties"),
+        Body::ReadMultipleProperties { .. } => (Target::Thing, "", "readmultipleproperties"),
+        Body::WriteMultipleProperties { .. } => (Target::Thing, "", "writemultipleproperties"),
+        Body::SubscribeAllEvents => (Target::Thing, "", "subscribeallevents"),
+        Body::UnsubscribeAllEvents => (Target::Thing, "", "unsubscribeallevents"),
+        _ => (Target::Thing, "", "unknown"),
+    };
+    guard
+        .check(Transport::Ws, target, name, op, &handshake.presented())
+        .await
+        .map(|_| ())
+}
