@@ -307,3 +307,31 @@ test("a process with a directory, a watch and a registration exits by itself aft
   assert.equal(result.error, null, `did not exit cleanly: ${result.error?.message}\n${result.stderr}`);
   assert.deepEqual(JSON.parse(result.stdout.trim()), { found: ["urn:example:exit"], event: "created" });
 });
+
+// Runs under scripts/with-postgres (which sets LMOS_TEST_POSTGRES_URL to a throwaway server):
+//   scripts/with-postgres bash -c 'cd node && node --test test/discovery.test.mjs'
+test("two directories served from Node share one PostgreSQL database and its events", async (t) => {
+  const url = process.env.LMOS_TEST_POSTGRES_URL;
+  if (!url) return t.skip("LMOS_TEST_POSTGRES_URL is not set (run under scripts/with-postgres)");
+  const first = await DirectoryServer.start({ db: url });
+  t.after(() => first.close());
+  const second = await DirectoryServer.start({ db: url });
+  t.after(() => second.close());
+  const id = `urn:example:pg-${Date.now()}-${Math.random().toString(16).slice(2)}`;
+  // From the start of the history: the event is replayed or live, and crossed instances through
+  // the database either way.
+  const events = second.client().watch({ kind: "created", lastEventId: "0" });
+  t.after(() => events.close());
+  await first.client().register(weather(id));
+  let seen = null;
+  for await (const event of events) {
+    if (event.thingId === id) {
+      seen = event;
+      break;
+    }
+  }
+  assert.ok(seen, "no event reached the second directory");
+  assert.equal((await second.client().get(seen.thingId)).title, "Weather");
+  await second.client().delete(seen.thingId);
+  await assert.rejects(first.client().get(seen.thingId), DirectoryNotFound);
+});
