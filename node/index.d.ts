@@ -207,6 +207,11 @@ export declare class ExposedThing {
   onActionStream(name: string, handler: ActionStreamHandler): this;
   /** Answers the `chat` action: the handler gets the AgentRequest and returns an AgentResult or a string. */
   onChat(handler: ChatHandler): this;
+  /**
+   * Registers the TD as served in a directory with a time-to-live in seconds (default 60), keeps
+   * it registered, and deletes it when the servient closes. The servient must have started.
+   */
+  register(directory: DirectoryClient | DirectoryServer | string, ttl?: number): Promise<DirectoryRegistration>;
 }
 
 /** What `onInternalError` receives: errors callers only see as "internal error". */
@@ -248,6 +253,8 @@ export interface ServientOptions {
   wsPingTimeoutMs?: number;
   /** Receives failed handlers' errors (default: printed on standard error). */
   onInternalError?: (error: InternalError) => void | Promise<void>;
+  /** Signs every TD as served (`eddsa-jcs-2022`, the key's `keyId` as verification method). */
+  signDescriptions?: Ed25519KeyPair;
 }
 
 /** Addresses a started servient listens on. */
@@ -274,6 +281,10 @@ export declare class Servient {
   /** Same as `close()`. */
   shutdown(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
+  /** Signs every TD served from now on with `key`; `null` stops signing. */
+  setDescriptionSigner(key: Ed25519KeyPair | null): this;
+  /** Serves a DID document at `/.well-known/did.json`. */
+  serveDidDocument(document: DidDocument): this;
 }
 
 /** An update of a streamed action: progress values, then the output. */
@@ -332,6 +343,10 @@ export interface ConsumeOptions {
   /** Pause between polls of an action status (default 200 ms). */
   pollIntervalMs?: number;
   maxResponseBytes?: number;
+  /** What to do with the TD's proof: `verifyIfPresent` (default), `require` or `ignore`. */
+  signaturePolicy?: SignaturePolicy;
+  /** How the DIDs of TD signers are resolved. */
+  didResolver?: ResolverOptions;
 }
 
 /** A thing this process calls. */
@@ -340,6 +355,8 @@ export declare class ConsumedThing {
   static fromUrl(url: string, options?: ConsumeOptions): Promise<ConsumedThing>;
   static fromTd(td: ThingDescription | string, options?: ConsumeOptions): ConsumedThing;
   readonly td: ThingDescription;
+  /** The TD's proofs that verified (empty without a proof, or with policy `ignore`). */
+  readonly verifiedProofs: VerifiedProof[];
   readProperty<T = any>(name: string): Promise<T>;
   writeProperty(name: string, value: unknown): Promise<void>;
   readAllProperties(): Promise<{ [name: string]: any }>;
@@ -428,6 +445,300 @@ export declare function agentRequestSchema(): DataSchema;
 /** The JSON Schema of an AgentResult. */
 export declare function agentResultSchema(): DataSchema;
 
+// ----- discovery -----------------------------------------------------------------------------
+
+/** Options of a directory served from this process. */
+export interface DirectoryServerOptions {
+  /** The store: `sqlite:PATH` (or a plain path) or `postgres://user@host:port/db`. */
+  db: string;
+  /** Port (0 or absent: a free one). */
+  port?: number;
+  /** Address to listen on (default 127.0.0.1). */
+  host?: string;
+  /** The URL clients reach the directory at. */
+  publicBaseUrl?: string;
+  /** Longest time-to-live granted, in seconds. */
+  maxTtl?: number;
+  /** Page size of a listing without `limit` (default 100). */
+  defaultPage?: number;
+  /** Largest page (default 1000). */
+  maxPage?: number;
+  maxBodyBytes?: number;
+}
+
+/** A Thing Description Directory (WoT Discovery API) served from this process. */
+export declare class DirectoryServer {
+  private constructor();
+  static start(options: DirectoryServerOptions): Promise<DirectoryServer>;
+  /** `http://host:port/`. */
+  readonly baseUrl: string;
+  readonly address: { host: string; port: number };
+  /** A client of this directory. */
+  client(): DirectoryClient;
+  /** Stops listening and ends open event streams; the process can then exit. */
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** Starts a directory server. */
+export declare function serveDirectory(options: DirectoryServerOptions): Promise<DirectoryServer>;
+
+/** A TD as a directory returns it, with its registration information. */
+export interface RegisteredThing extends ThingDescription {
+  registration?: { created?: string; modified?: string; expires?: string; ttl?: number; retrieved?: string; [member: string]: unknown };
+}
+
+/** Search criteria; every given one must match. */
+export interface DirectoryQuery {
+  /** `@type` values (all must be present); `agent`/`tool` name `lmos:Agent`/`lmos:Tool`. */
+  type?: string | string[];
+  /** Vendor name, case-insensitive. */
+  vendor?: string;
+  /** Free text; results ranked best first. */
+  text?: string;
+  offset?: number;
+  limit?: number;
+}
+
+/** A change event kind. */
+export type DirectoryEventKind = "created" | "updated" | "deleted";
+
+/** A change seen by `DirectoryClient.watch`. */
+export interface DirectoryEvent {
+  /** Event id (pass as `lastEventId` to resume after it). */
+  id: string | null;
+  kind: DirectoryEventKind;
+  thingId: string;
+  /** `{id}`, or with `diff` the TD (created) or the merge patch (updated). */
+  data: JsonObject;
+}
+
+/** How `watch` subscribes. */
+export interface WatchOptions {
+  /** Only this kind (`thing_created` style names are accepted too). */
+  kind?: DirectoryEventKind | "thing_created" | "thing_updated" | "thing_deleted";
+  /** The full TD / the merge patch in `data`. */
+  diff?: boolean;
+  /** Start after this event id, replaying what was missed ("0": the whole history kept). */
+  lastEventId?: string;
+  /** Pause before reconnecting (default 500 ms). */
+  retryMs?: number;
+  /** Give up after this many failed reconnections in a row (default never). */
+  maxRetries?: number;
+}
+
+/** A client of one Thing Description Directory. */
+export declare class DirectoryClient {
+  constructor(baseUrl: string);
+  readonly baseUrl: string;
+  /** The directory's own TD. */
+  describe(): Promise<ThingDescription>;
+  /** Registers a TD (time-to-live in seconds); resolves to its id (a fresh `urn:uuid:` without one). */
+  register(td: ThingDescription | ThingBuilder, options?: { ttl?: number }): Promise<string>;
+  /** Replaces a registered TD (it must have an `id`). */
+  update(td: ThingDescription | ThingBuilder, options?: { ttl?: number }): Promise<void>;
+  /** Applies a JSON merge patch. */
+  patch(id: string, patch: JsonObject): Promise<void>;
+  delete(id: string): Promise<void>;
+  get(id: string): Promise<RegisteredThing>;
+  list(): Promise<RegisteredThing[]>;
+  search(query?: DirectoryQuery): Promise<RegisteredThing[]>;
+  findType(type: string): Promise<RegisteredThing[]>;
+  findVendor(vendor: string): Promise<RegisteredThing[]>;
+  findText(text: string): Promise<RegisteredThing[]>;
+  /** The values an RFC 9535 JSONPath expression selects from the array of all TDs. */
+  searchJsonPath(query: string): Promise<JsonValue[]>;
+  /** Change events, for `for await`; reconnects and resumes; `close()` ends it. */
+  watch(options?: WatchOptions): Stream<DirectoryEvent>;
+}
+
+/** A directory entry an exposed thing keeps alive. */
+export declare class DirectoryRegistration {
+  private constructor();
+  readonly id: string;
+  readonly directoryUrl: string;
+  readonly active: boolean;
+  /** Stops refreshing and deletes the entry. */
+  deregister(): Promise<void>;
+}
+
+// ----- identity ------------------------------------------------------------------------------
+
+/** An Ed25519 key pair; inspect/JSON/toString show only its public side. */
+export declare class Ed25519KeyPair {
+  private constructor();
+  static generate(): Ed25519KeyPair;
+  static fromJwk(jwk: JsonObject | string): Ed25519KeyPair;
+  static fromMultibase(text: string): Ed25519KeyPair;
+  /** Reads a private JWK or multibase key file. */
+  static load(path: string): Ed25519KeyPair;
+  /** Writes a private JWK (mode 0600). */
+  save(path: string): void;
+  withKeyId(keyId: string): Ed25519KeyPair;
+  readonly keyId: string;
+  readonly did: string;
+  readonly publicKeyMultibase: string;
+  readonly publicJwk: { kty: "OKP"; crv: "Ed25519"; x: string; [member: string]: unknown };
+  /** Secret. */
+  toPrivateJwk(): { kty: "OKP"; crv: "Ed25519"; x: string; d: string; kid?: string };
+  /** Secret. */
+  toSecretMultibase(): string;
+  sign(message: string | Uint8Array): Buffer;
+  toJSON(): { type: "Ed25519KeyPair"; keyId: string; publicKeyMultibase: string };
+  toString(): string;
+}
+
+/** A public key: multibase, `did:key`, a JWK, or a key pair. */
+export type PublicKeyInput = string | JsonObject | Ed25519KeyPair;
+
+/** Throws IdentityError `identity_signature_invalid` when the signature does not verify. */
+export declare function verifySignature(publicKey: PublicKeyInput, message: string | Uint8Array, signature: Uint8Array): void;
+
+/** How DIDs are resolved. */
+export interface ResolverOptions {
+  /** Plain http for `did:web` on loopback hosts only (default false). */
+  allowHttpLoopback?: boolean;
+  timeoutMs?: number;
+  maxDocumentBytes?: number;
+  /** Documents answered without the network. */
+  pinned?: DidDocument[];
+}
+
+/** A DID document. */
+export interface DidDocument {
+  "@context"?: JsonValue;
+  id: string;
+  controller?: string | string[];
+  verificationMethod?: JsonObject[];
+  authentication?: Array<string | JsonObject>;
+  assertionMethod?: Array<string | JsonObject>;
+  capabilityInvocation?: Array<string | JsonObject>;
+  capabilityDelegation?: Array<string | JsonObject>;
+  service?: Array<{ id: string; type: string | string[]; serviceEndpoint: JsonValue; [member: string]: unknown }>;
+  [member: string]: unknown;
+}
+
+export declare function resolveDid(did: string, options?: ResolverOptions): Promise<DidDocument>;
+export declare function didKeyDocument(did: string): DidDocument;
+export declare function didWebForUrl(url: string): string;
+export declare function didWebDocumentUrl(did: string, options?: { allowHttpLoopback?: boolean }): string;
+/** An agent's DID document: the key as `{did}#key-1`, a `WotThing` service with `tdUrl`. */
+export declare function didDocumentForAgent(did: string, publicKey: PublicKeyInput, tdUrl?: string | null): DidDocument;
+export declare function parseDidDocument(document: DidDocument | string): DidDocument;
+
+export type ProofPurpose = "assertionMethod" | "authentication" | "capabilityInvocation" | "capabilityDelegation";
+export type SignaturePolicy = "require" | "verifyIfPresent" | "ignore";
+
+export interface ProofOptions {
+  verificationMethod?: string;
+  proofPurpose?: ProofPurpose;
+  created?: string;
+  expires?: string;
+  id?: string;
+  domain?: string;
+  challenge?: string;
+}
+
+/** A proof that verified. */
+export interface VerifiedProof {
+  verificationMethod: string;
+  signer: string;
+  purpose: ProofPurpose;
+  created: string | null;
+}
+
+/** Signs a JSON object with an `eddsa-jcs-2022` Data Integrity proof; returns the signed copy. */
+export declare function signDocument<T extends object>(document: T | ThingBuilder, key: Ed25519KeyPair, options?: ProofOptions): T & { proof: JsonValue };
+/** Verifies every proof (at least one); rejects with IdentityError otherwise. */
+export declare function verifyDocument(document: object | string, options?: ResolverOptions): Promise<VerifiedProof[]>;
+
+export interface CredentialOptions {
+  /** Types besides `VerifiableCredential`. */
+  type?: string | string[];
+  /** The subject's DID. */
+  subject: string;
+  claims?: JsonObject;
+  validFrom?: string;
+  validUntil?: string;
+  id?: string;
+  contexts?: JsonValue[];
+}
+
+/** A verifiable credential (VC 2.0). */
+export interface VerifiableCredential {
+  "@context": JsonValue;
+  id?: string;
+  type: string[];
+  issuer: string;
+  validFrom?: string;
+  validUntil?: string;
+  credentialSubject: JsonObject;
+  proof: JsonValue;
+  [member: string]: unknown;
+}
+
+/** A credential that verified. */
+export interface VerifiedCredential {
+  id: string | null;
+  types: string[];
+  issuer: string;
+  subjects: string[];
+  validFrom: string | null;
+  validUntil: string | null;
+  credential: VerifiableCredential;
+}
+
+/** A credential a caller must hold. */
+export interface CredentialRequirement {
+  type: string;
+  issuer: string;
+}
+
+export declare function issueCredential(issuer: Ed25519KeyPair, options: CredentialOptions): VerifiableCredential;
+export declare function verifyCredential(
+  credential: VerifiableCredential | JsonObject | string,
+  options?: ResolverOptions & { now?: Date | number },
+): Promise<VerifiedCredential>;
+/** Throws IdentityError `identity_credential_required` for the first unmet requirement. */
+export declare function checkCredentials(
+  requirements: CredentialRequirement | CredentialRequirement[],
+  holder: string,
+  credentials: VerifiedCredential[],
+): void;
+export declare function requiredCredentials(members: JsonObject | ThingDescription): CredentialRequirement[];
+
+/** Mints a DID-auth token (JWT, EdDSA) for `audience`. */
+export declare function mintDidAuth(
+  key: Ed25519KeyPair,
+  audience: string,
+  options?: { lifetimeSeconds?: number; credentials?: VerifiableCredential[] },
+): string;
+export declare function didAuthSecurityScheme(): JsonObject;
+export declare function didAuthAudience(td: ThingDescription | ThingBuilder, tdUrl?: string | null): string | null;
+
+/** The caller a DID-auth token proved. */
+export interface VerifiedCaller {
+  did: string;
+  keyId: string;
+  jti: string;
+  /** Unix seconds. */
+  expiresAt: number;
+  credentials: VerifiedCredential[];
+}
+
+export interface DidAuthVerifierOptions {
+  resolver?: ResolverOptions;
+  maxLifetimeSeconds?: number;
+  leewaySeconds?: number;
+  replayCapacity?: number;
+}
+
+/** Verifies DID-auth tokens; each token is accepted once. */
+export declare class DidAuthVerifier {
+  constructor(options?: DidAuthVerifierOptions);
+  verify(token: string, audience: string): Promise<VerifiedCaller>;
+}
+
 /** Options every lmos error takes. */
 export interface LmosErrorOptions {
   code?: string;
@@ -488,6 +799,22 @@ export declare class ActionCancelled extends LmosError {}
 export declare class ActionFinished extends LmosError {}
 export declare class TraceError extends LmosError {}
 export declare class Closed extends LmosError {}
+/** A directory operation failed (`directory_*` codes). */
+export declare class DirectoryError extends LmosError {
+  status: number | null;
+  detail: string | null;
+}
+export declare class DirectoryNotFound extends DirectoryError {
+  id: string | null;
+}
+/** `discovery_not_registrable`. */
+export declare class DiscoveryError extends LmosError {}
+/** Keys, DIDs, proofs, tokens, credentials (`identity_*` codes). */
+export declare class IdentityError extends LmosError {
+  did?: string;
+  credentialType?: string;
+  issuer?: string;
+}
 
 declare const lmos: {
   version: typeof version;
@@ -511,6 +838,28 @@ declare const lmos: {
   firstText: typeof firstText;
   agentRequestSchema: typeof agentRequestSchema;
   agentResultSchema: typeof agentResultSchema;
+  DirectoryServer: typeof DirectoryServer;
+  serveDirectory: typeof serveDirectory;
+  DirectoryClient: typeof DirectoryClient;
+  DirectoryRegistration: typeof DirectoryRegistration;
+  Ed25519KeyPair: typeof Ed25519KeyPair;
+  verifySignature: typeof verifySignature;
+  resolveDid: typeof resolveDid;
+  didKeyDocument: typeof didKeyDocument;
+  didWebForUrl: typeof didWebForUrl;
+  didWebDocumentUrl: typeof didWebDocumentUrl;
+  didDocumentForAgent: typeof didDocumentForAgent;
+  parseDidDocument: typeof parseDidDocument;
+  signDocument: typeof signDocument;
+  verifyDocument: typeof verifyDocument;
+  issueCredential: typeof issueCredential;
+  verifyCredential: typeof verifyCredential;
+  checkCredentials: typeof checkCredentials;
+  requiredCredentials: typeof requiredCredentials;
+  mintDidAuth: typeof mintDidAuth;
+  didAuthSecurityScheme: typeof didAuthSecurityScheme;
+  didAuthAudience: typeof didAuthAudience;
+  DidAuthVerifier: typeof DidAuthVerifier;
   LmosError: typeof LmosError;
   InvalidThingDescription: typeof InvalidThingDescription;
   InvalidPayload: typeof InvalidPayload;
@@ -531,6 +880,10 @@ declare const lmos: {
   ActionFinished: typeof ActionFinished;
   TraceError: typeof TraceError;
   Closed: typeof Closed;
+  DirectoryError: typeof DirectoryError;
+  DirectoryNotFound: typeof DirectoryNotFound;
+  DiscoveryError: typeof DiscoveryError;
+  IdentityError: typeof IdentityError;
 };
 export default lmos;
 

@@ -91,6 +91,22 @@ const ActionFinished = errorClass("ActionFinished", "action_finished");
 const TraceError = errorClass("TraceError", "trace");
 /** The servient or the stream was shut down. */
 const Closed = errorClass("Closed", "closed");
+/**
+ * A directory operation failed; `code` says how (`directory_invalid_td`, `directory_bad_request`,
+ * `directory_store`, `directory_transport`, `directory_status` with `status` and `detail`,
+ * `directory_config`).
+ */
+const DirectoryError = errorClass("DirectoryError", "directory_error", LmosError, ["status", "detail"]);
+/** The directory has no (unexpired) TD with this `id`. */
+const DirectoryNotFound = errorClass("DirectoryNotFound", "directory_not_found", DirectoryError, ["id"]);
+/** An exposed thing cannot be registered (yet): `discovery_not_registrable`. */
+const DiscoveryError = errorClass("DiscoveryError", "discovery_error");
+/**
+ * Keys, DIDs, proofs, tokens or credentials: `code` is one of the core's `identity_*` codes
+ * (`identity_signature_invalid`, `identity_proof_missing`, `identity_token_replayed`, ...).
+ * Messages never carry a private key, a token or a signature.
+ */
+const IdentityError = errorClass("IdentityError", "identity_error");
 
 const ERROR_CLASSES = {
   invalid_td: InvalidThingDescription,
@@ -114,7 +130,21 @@ const ERROR_CLASSES = {
   action_finished: ActionFinished,
   trace: TraceError,
   closed: Closed,
+  directory_not_found: DirectoryNotFound,
 };
+
+// Whole families of codes share one class.
+const ERROR_FAMILIES = [
+  ["directory_", DirectoryError],
+  ["discovery_", DiscoveryError],
+  ["identity_", IdentityError],
+];
+
+function classFor(code) {
+  if (ERROR_CLASSES[code]) return ERROR_CLASSES[code];
+  for (const [prefix, Class] of ERROR_FAMILIES) if (typeof code === "string" && code.startsWith(prefix)) return Class;
+  return LmosError;
+}
 
 // The native addon encodes its errors as {"lmos": code, "message", "details"} in the message.
 function convertError(error) {
@@ -129,7 +159,7 @@ function convertError(error) {
   }
   const { lmos: code, message, details = {} } = encoded;
   if (code === "type_error") return new TypeError(message);
-  const Class = ERROR_CLASSES[code] ?? LmosError;
+  const Class = classFor(code);
   const converted = new Class(message, { ...details, code });
   for (const [key, value] of Object.entries(details)) {
     if (value !== undefined) converted[key] = value;
@@ -535,6 +565,17 @@ class ExposedThing {
     sync(() => this._native.onActionStream(checkName(name, "the action name"), streamBridge(handler)));
     return this;
   }
+
+  /**
+   * Registers this thing's TD (as served) in `directory` (a DirectoryClient, a DirectoryServer or
+   * its URL) with a time-to-live of `ttl` seconds (default 60), refreshes it before it expires,
+   * registers it again if the directory lost it, and deletes it when the servient closes. The
+   * servient must have started.
+   */
+  async register(directory, ttl = 60) {
+    if (typeof ttl !== "number") throw new TypeError("the time-to-live must be a number of seconds");
+    return new DirectoryRegistration(await later(this._native.register(directoryUrl(directory), ttl)));
+  }
 }
 
 const SERVIENT_OPTIONS = [
@@ -568,7 +609,7 @@ class Servient {
   constructor(options = {}) {
     const settings = {};
     for (const key of Object.keys(options)) {
-      if (key === "onInternalError") continue;
+      if (key === "onInternalError" || key === "signDescriptions") continue;
       if (!SERVIENT_OPTIONS.includes(key)) throw new TypeError(`unknown servient option ${key}`);
       if (options[key] !== undefined) settings[key] = options[key];
     }
@@ -586,6 +627,26 @@ class Servient {
     }
     this._native = sync(() => new native.NativeServient(JSON.stringify(settings), hook));
     this._keepAlive = null;
+    if (options.signDescriptions !== undefined) this.setDescriptionSigner(options.signDescriptions);
+  }
+
+  /**
+   * Signs every TD served from now on with `key` (an Ed25519KeyPair; its key id is the proof's
+   * verification method), as served so the proof covers the hrefs; `null` stops signing. For a
+   * `did:web` agent whose DID names its bound address, call this after start().
+   */
+  setDescriptionSigner(key) {
+    if (key !== null && !(key instanceof Ed25519KeyPair)) {
+      throw new TypeError("setDescriptionSigner() takes an Ed25519KeyPair or null");
+    }
+    this._native.setDescriptionSigner(key === null ? null : key._native);
+    return this;
+  }
+
+  /** Serves a DID document at `/.well-known/did.json` (replacing an earlier one). */
+  serveDidDocument(document) {
+    sync(() => this._native.serveDidDocument(toJson(document, "the DID document")));
+    return this;
   }
 
   /** Hosts a thing (a TD object or a ThingBuilder); returns its ExposedThing. */
@@ -739,6 +800,8 @@ const CONSUME_OPTIONS = [
   "timeoutMs",
   "pollIntervalMs",
   "maxResponseBytes",
+  "signaturePolicy",
+  "didResolver",
 ];
 
 function consumeOptions(options = {}) {
@@ -747,6 +810,7 @@ function consumeOptions(options = {}) {
     if (!CONSUME_OPTIONS.includes(key)) throw new TypeError(`unknown consume option ${key}`);
     if (options[key] !== undefined) settings[key] = options[key];
   }
+  if (settings.didResolver !== undefined) settings.didResolver = resolverSettings(settings.didResolver);
   return JSON.stringify(settings);
 }
 
@@ -772,6 +836,11 @@ class ConsumedThing {
   /** The TD. */
   get td() {
     return JSON.parse(this._native.td());
+  }
+
+  /** The TD's proofs that verified: `[{verificationMethod, signer, purpose, created}]`. */
+  get verifiedProofs() {
+    return JSON.parse(this._native.verifiedProofs());
   }
 
   async readProperty(name) {
@@ -837,10 +906,14 @@ class ConsumedThing {
   }
 }
 
-/** Consumes a thing from the URL of its TD, or from a TD object. */
+/**
+ * Consumes a thing from the URL of its TD, or from a TD object. The signature policy is applied
+ * either way; a TD signed by a `did:web` DID is checked by resolving it over the network.
+ */
 async function consume(target, options) {
   if (typeof target === "string") return ConsumedThing.fromUrl(target, options);
-  return ConsumedThing.fromTd(target, options);
+  const settings = consumeOptions(options);
+  return new ConsumedThing(await later(native.consumeTdVerified(toJson(target, "the Thing Description"), settings)));
 }
 
 // ----- conversational agents --------------------------------------------------------------------
@@ -881,6 +954,495 @@ function agentResultSchema() {
   return JSON.parse(native.agentResultSchema());
 }
 
+// ----- discovery ------------------------------------------------------------------------------
+
+function directoryUrl(directory) {
+  if (typeof directory === "string") return directory;
+  if (directory instanceof DirectoryClient || directory instanceof DirectoryServer) return directory.baseUrl;
+  throw new TypeError("a directory is a DirectoryClient, a DirectoryServer or its URL");
+}
+
+const DIRECTORY_OPTIONS = ["db", "port", "host", "publicBaseUrl", "maxTtl", "defaultPage", "maxPage", "maxBodyBytes"];
+
+/**
+ * A Thing Description Directory (W3C WoT Discovery API) served from this process, over an SQLite
+ * file (`db: "sqlite:PATH"` or a plain path) or PostgreSQL (`db: "postgres://..."`).
+ */
+class DirectoryServer {
+  constructor(nativeServer) {
+    this._native = nativeServer;
+    // The Rust server does not hold the event loop; this timer keeps the process alive while
+    // serving, and close() clears it so the process can exit.
+    this._keepAlive = setInterval(() => {}, 1 << 30);
+  }
+
+  /** Opens the store and listens (`port` 0 or absent: a free port on 127.0.0.1). */
+  static async start(options) {
+    if (options === null || typeof options !== "object") throw new TypeError("DirectoryServer.start() takes options with a db");
+    const settings = {};
+    for (const key of Object.keys(options)) {
+      if (!DIRECTORY_OPTIONS.includes(key)) throw new TypeError(`unknown directory option ${key}`);
+      if (options[key] !== undefined) settings[key] = options[key];
+    }
+    if (typeof settings.db !== "string") throw new TypeError("the db option (sqlite:PATH or postgres://...) is required");
+    return new DirectoryServer(await later(native.startDirectory(JSON.stringify(settings))));
+  }
+
+  /** `http://host:port/` (or the public base URL). */
+  get baseUrl() {
+    return this._native.baseUrl;
+  }
+
+  /** `{host, port}` it listens on. */
+  get address() {
+    return hostPort(this._native.address);
+  }
+
+  /** A client of this directory. */
+  client() {
+    return new DirectoryClient(this.baseUrl);
+  }
+
+  /** Stops listening and ends open event streams. */
+  async close() {
+    if (this._keepAlive !== null) {
+      clearInterval(this._keepAlive);
+      this._keepAlive = null;
+    }
+    await later(this._native.close());
+  }
+
+  async [Symbol.asyncDispose]() {
+    await this.close();
+  }
+}
+
+/** Starts a directory server (see DirectoryServer.start). */
+function serveDirectory(options) {
+  return DirectoryServer.start(options);
+}
+
+function checkTtl(ttl) {
+  if (ttl === undefined || ttl === null) return null;
+  if (typeof ttl !== "number") throw new TypeError("the time-to-live must be a number of seconds");
+  return ttl;
+}
+
+function tdOf(td) {
+  const description = td instanceof ThingBuilder ? td.build() : td;
+  if (description === null || typeof description !== "object" || Array.isArray(description)) {
+    throw new TypeError("a Thing Description is an object (or a ThingBuilder)");
+  }
+  return toJson(description, "the Thing Description");
+}
+
+/** A client of one Thing Description Directory. */
+class DirectoryClient {
+  constructor(baseUrl) {
+    this._native = sync(() => new native.NativeDirectoryClient(checkName(baseUrl, "the directory URL")));
+  }
+
+  get baseUrl() {
+    return this._native.baseUrl;
+  }
+
+  /** The directory's own Thing Description. */
+  async describe() {
+    return JSON.parse(await later(this._native.describe()));
+  }
+
+  /** Registers a TD (PUT under its `id`, else POST); `ttl` in seconds; resolves to the id. */
+  async register(td, options = {}) {
+    return later(this._native.register(tdOf(td), checkTtl(options.ttl)));
+  }
+
+  /** Replaces a registered TD (it must have an `id`). */
+  async update(td, options = {}) {
+    await later(this._native.update(tdOf(td), checkTtl(options.ttl)));
+  }
+
+  /** Applies a JSON merge patch to the TD `id`. */
+  async patch(id, patch) {
+    await later(this._native.patch(checkName(id, "the id"), toJson(patch, "the merge patch")));
+  }
+
+  /** Deletes the TD `id` (DirectoryNotFound when there is none). */
+  async delete(id) {
+    await later(this._native.delete(checkName(id, "the id")));
+  }
+
+  /** The TD `id` with its `registration` information (DirectoryNotFound when there is none). */
+  async get(id) {
+    return JSON.parse(await later(this._native.get(checkName(id, "the id"))));
+  }
+
+  /** Every registered TD (following the listing's pages). */
+  async list() {
+    return JSON.parse(await later(this._native.list()));
+  }
+
+  /**
+   * TDs matching every given criterion: `type` (a string or a list; `agent`/`tool` name
+   * `lmos:Agent`/`lmos:Tool`), `vendor`, `text` (ranked best first), `offset`, `limit`.
+   */
+  async search(query = {}) {
+    if (query === null || typeof query !== "object") throw new TypeError("search() takes a query object");
+    const settings = { ...query };
+    if (typeof settings.type === "string") settings.type = [settings.type];
+    return JSON.parse(await later(this._native.search(toJson(settings, "the query"))));
+  }
+
+  /** TDs with the `@type` `type`. */
+  async findType(type) {
+    return JSON.parse(await later(this._native.findType(checkName(type, "the type"))));
+  }
+
+  /** TDs of this vendor (case-insensitive). */
+  async findVendor(vendor) {
+    return JSON.parse(await later(this._native.findVendor(checkName(vendor, "the vendor"))));
+  }
+
+  /** TDs matching the words of `text`, best first ("an agent that can tell the weather"). */
+  async findText(text) {
+    return JSON.parse(await later(this._native.findText(checkName(text, "the text"))));
+  }
+
+  /** The values an RFC 9535 JSONPath expression selects from the array of all TDs. */
+  async searchJsonPath(query) {
+    return JSON.parse(await later(this._native.searchJsonpath(checkName(query, "the JSONPath query"))));
+  }
+
+  /**
+   * The directory's change events as an async iterator of `{id, kind, thingId, data}` (`kind`:
+   * created, updated, deleted). Options: `kind` (only that kind), `diff` (the TD / merge patch
+   * in `data`), `lastEventId` (resume after it), `retryMs`, `maxRetries`. It reconnects after a
+   * dropped connection without losing events; `close()` (or leaving `for await`) ends it.
+   */
+  watch(options = {}) {
+    return new Stream(sync(() => this._native.watch(toJson(options, "the watch options"))));
+  }
+}
+
+/** The directory entry an ExposedThing keeps alive (see ExposedThing.register). */
+class DirectoryRegistration {
+  constructor(nativeRegistration) {
+    this._native = nativeRegistration;
+  }
+
+  /** The id the TD is registered under. */
+  get id() {
+    return this._native.id;
+  }
+
+  get directoryUrl() {
+    return this._native.directoryUrl;
+  }
+
+  /** Whether the entry is still kept alive. */
+  get active() {
+    return this._native.active;
+  }
+
+  /** Stops refreshing and deletes the entry (an entry already gone is not an error). */
+  async deregister() {
+    await later(this._native.deregister());
+  }
+}
+
+// ----- identity -------------------------------------------------------------------------------
+
+const inspectSymbol = Symbol.for("nodejs.util.inspect.custom");
+
+/**
+ * An Ed25519 key pair. The private key stays in Rust: util.inspect, JSON.stringify and
+ * toString show only the public side; toPrivateJwk(), toSecretMultibase() and save() export it.
+ */
+class Ed25519KeyPair {
+  constructor(nativeKey) {
+    if (nativeKey === undefined || nativeKey === null || typeof nativeKey.keyId !== "string") {
+      throw new TypeError("use Ed25519KeyPair.generate(), .fromJwk(), .fromMultibase() or .load()");
+    }
+    Object.defineProperty(this, "_native", { value: nativeKey, enumerable: false });
+  }
+
+  /** A fresh key from the OS random source. */
+  static generate() {
+    return new Ed25519KeyPair(sync(() => native.NativeKeyPair.generate()));
+  }
+
+  /** A key from a private JWK (an object or JSON text). */
+  static fromJwk(jwk) {
+    const text = typeof jwk === "string" ? jwk : toJson(jwk, "the JWK");
+    if (!text.trim().startsWith("{")) throw new TypeError("a JWK is a JSON object");
+    return new Ed25519KeyPair(sync(() => native.NativeKeyPair.fromText(text)));
+  }
+
+  /** A key from a multibase private key (`z3u2…`). */
+  static fromMultibase(text) {
+    return new Ed25519KeyPair(sync(() => native.NativeKeyPair.fromText(checkName(text, "the multibase key").trim())));
+  }
+
+  /** Reads a key file (a private JWK or a multibase private key). */
+  static load(path) {
+    return new Ed25519KeyPair(sync(() => native.NativeKeyPair.load(checkName(path, "the path"))));
+  }
+
+  /** Writes the key as a private JWK (file mode 0600). */
+  save(path) {
+    sync(() => this._native.save(checkName(path, "the path")));
+  }
+
+  /** The same key, signing as the verification method `keyId` (e.g. `did:web:...#key-1`). */
+  withKeyId(keyId) {
+    return new Ed25519KeyPair(this._native.withKeyId(checkName(keyId, "the key id")));
+  }
+
+  /** The verification method the key signs as (the did:key method by default). */
+  get keyId() {
+    return this._native.keyId;
+  }
+
+  /** The DID of the key id (`did:key:z6Mk…` by default). */
+  get did() {
+    return this._native.did;
+  }
+
+  /** The public key, multibase (`z6Mk…`). */
+  get publicKeyMultibase() {
+    return this._native.publicKeyMultibase;
+  }
+
+  /** The public key as a JWK. */
+  get publicJwk() {
+    return JSON.parse(this._native.publicJwk());
+  }
+
+  /** The private key as a JWK (with `d`). Secret: keep it out of logs. */
+  toPrivateJwk() {
+    return JSON.parse(this._native.toPrivateJwk());
+  }
+
+  /** The private key, multibase (`z3u2…`). Secret: keep it out of logs. */
+  toSecretMultibase() {
+    return this._native.toSecretMultibase();
+  }
+
+  /** The 64-byte Ed25519 signature of `message` (a string is signed as UTF-8). */
+  sign(message) {
+    return this._native.sign(bytesOf(message));
+  }
+
+  toJSON() {
+    return { type: "Ed25519KeyPair", keyId: this.keyId, publicKeyMultibase: this.publicKeyMultibase };
+  }
+
+  toString() {
+    return `Ed25519KeyPair(${this.keyId})`;
+  }
+
+  [inspectSymbol]() {
+    return `Ed25519KeyPair { keyId: '${this.keyId}', publicKeyMultibase: '${this.publicKeyMultibase}', privateKey: <redacted> }`;
+  }
+}
+
+function bytesOf(value) {
+  if (typeof value === "string") return Buffer.from(value, "utf8");
+  if (Buffer.isBuffer(value)) return value;
+  if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  throw new TypeError("bytes are a string, a Buffer or a Uint8Array");
+}
+
+function checkKey(key) {
+  if (!(key instanceof Ed25519KeyPair)) throw new TypeError("the key must be an Ed25519KeyPair");
+  return key._native;
+}
+
+function publicKeyText(key) {
+  if (key instanceof Ed25519KeyPair) return key.publicKeyMultibase;
+  if (typeof key === "string") return key;
+  if (key !== null && typeof key === "object") return toJson(key, "the public JWK");
+  throw new TypeError("a public key is a multibase string, a did:key, a JWK object or an Ed25519KeyPair");
+}
+
+/** Checks an Ed25519 signature; throws IdentityError (`identity_signature_invalid`) if it fails. */
+function verifySignature(publicKey, message, signature) {
+  sync(() => native.verifySignature(publicKeyText(publicKey), bytesOf(message), bytesOf(signature)));
+}
+
+const RESOLVER_OPTIONS = ["allowHttpLoopback", "timeoutMs", "maxDocumentBytes", "pinned"];
+
+function resolverSettings(options = {}) {
+  if (options === null || typeof options !== "object") throw new TypeError("resolver options are an object");
+  const settings = {};
+  for (const key of Object.keys(options)) {
+    if (!RESOLVER_OPTIONS.includes(key)) throw new TypeError(`unknown resolver option ${key}`);
+    if (options[key] !== undefined) settings[key] = options[key];
+  }
+  return settings;
+}
+
+const resolverJson = (options) => JSON.stringify(resolverSettings(options ?? {}));
+
+/**
+ * Resolves a DID to its DID document: `did:key` offline, `did:web` over HTTPS (plain http for
+ * loopback hosts only with `allowHttpLoopback: true`), or a document in `pinned`.
+ */
+async function resolveDid(did, options) {
+  return JSON.parse(await later(native.resolveDid(checkName(did, "the DID"), resolverJson(options))));
+}
+
+/** The DID document of a `did:key` (no network). */
+function didKeyDocument(did) {
+  return JSON.parse(sync(() => native.resolveDidKey(checkName(did, "the DID"))));
+}
+
+/** The `did:web` DID of a URL (`http://127.0.0.1:8080/` → `did:web:127.0.0.1%3A8080`). */
+function didWebForUrl(url) {
+  return sync(() => native.didWebForUrl(checkName(url, "the URL")));
+}
+
+/** The URL a `did:web` DID's document is fetched from. */
+function didWebDocumentUrl(did, options = {}) {
+  return sync(() => native.didWebDocumentUrl(checkName(did, "the DID"), options.allowHttpLoopback === true));
+}
+
+/**
+ * An agent's DID document: `publicKey` (an Ed25519KeyPair, multibase, did:key or JWK) as
+ * `{did}#key-1` in every relationship and, with `tdUrl`, a `WotThing` service `{did}#td`.
+ */
+function didDocumentForAgent(did, publicKey, tdUrl) {
+  const url = tdUrl === undefined || tdUrl === null ? null : checkName(tdUrl, "the TD URL");
+  return JSON.parse(sync(() => native.didDocumentForAgent(checkName(did, "the DID"), publicKeyText(publicKey), url)));
+}
+
+/** Reads a DID document (IdentityError when malformed) and returns its normal form. */
+function parseDidDocument(document) {
+  const text = typeof document === "string" ? document : toJson(document, "the DID document");
+  return JSON.parse(sync(() => native.parseDidDocument(text)));
+}
+
+const PROOF_OPTIONS = ["verificationMethod", "proofPurpose", "created", "expires", "id", "domain", "challenge"];
+
+function documentText(document, what) {
+  if (typeof document === "string") return document;
+  if (document === null || typeof document !== "object" || Array.isArray(document)) {
+    throw new TypeError(`${what} is a JSON object`);
+  }
+  return toJson(document, what);
+}
+
+/**
+ * Signs a JSON object (a TD, a credential, any document) with an `eddsa-jcs-2022` Data Integrity
+ * proof by `key`; returns the signed copy (a second signature makes `proof` a proof set).
+ */
+function signDocument(document, key, options = {}) {
+  const settings = {};
+  for (const name of Object.keys(options)) {
+    if (!PROOF_OPTIONS.includes(name)) throw new TypeError(`unknown proof option ${name}`);
+    if (options[name] !== undefined) settings[name] = options[name];
+  }
+  const text = documentText(document instanceof ThingBuilder ? document.build() : document, "the document");
+  return JSON.parse(sync(() => native.signDocument(text, checkKey(key), JSON.stringify(settings))));
+}
+
+/**
+ * Verifies every proof on a document (there must be at least one); resolves to the proofs
+ * `[{verificationMethod, signer, purpose, created}]`, or rejects with IdentityError
+ * (`identity_proof_missing`, `identity_signature_invalid`, ...).
+ */
+async function verifyDocument(document, options) {
+  return JSON.parse(await later(native.verifySignedDocument(documentText(document, "the document"), resolverJson(options))));
+}
+
+/**
+ * Issues a verifiable credential (VC 2.0) signed by `issuer`: `{type, subject, claims,
+ * validFrom, validUntil, id, contexts}` (`subject` is a DID).
+ */
+function issueCredential(issuer, options) {
+  if (options === null || typeof options !== "object") throw new TypeError("issueCredential() takes options with a subject");
+  const settings = { ...options };
+  if (typeof settings.type === "string") settings.type = [settings.type];
+  return JSON.parse(sync(() => native.issueVerifiableCredential(checkKey(issuer), toJson(settings, "the credential options"))));
+}
+
+/**
+ * Verifies a credential: shape, proofs by the issuer, validity period at `options.now` (a Date or
+ * Unix seconds; default now). Resolves to `{id, types, issuer, subjects, validFrom, validUntil,
+ * credential}`.
+ */
+async function verifyCredential(credential, options = {}) {
+  const { now, ...resolver } = options;
+  let seconds = null;
+  if (now instanceof Date) seconds = Math.floor(now.getTime() / 1000);
+  else if (typeof now === "number") seconds = Math.floor(now);
+  else if (now !== undefined) throw new TypeError("now is a Date or Unix seconds");
+  return JSON.parse(
+    await later(native.verifyVerifiableCredential(documentText(credential, "the credential"), resolverJson(resolver), seconds)),
+  );
+}
+
+/**
+ * Throws IdentityError `identity_credential_required` unless `holder` (a DID) has, among
+ * `credentials` (results of verifyCredential, or a verified caller's), one meeting each
+ * requirement `{type, issuer}`.
+ */
+function checkCredentials(requirements, holder, credentials) {
+  const list = Array.isArray(requirements) ? requirements : [requirements];
+  sync(() =>
+    native.checkCredentialRequirements(toJson(list, "the requirements"), checkName(holder, "the holder"), toJson(credentials ?? [], "the credentials")),
+  );
+}
+
+/** The requirements a TD or an affordance declares in `lmos:requiredCredentials`. */
+function requiredCredentials(members) {
+  return JSON.parse(sync(() => native.declaredCredentialRequirements(toJson(members, "the members"))));
+}
+
+/**
+ * Mints a DID-auth token (a JWT signed by `key`) for `audience`: `lifetimeSeconds` (default
+ * 120, capped at 600) and `credentials` (verifiable credentials about the caller) in options.
+ */
+function mintDidAuth(key, audience, options = {}) {
+  const lifetime = options.lifetimeSeconds ?? null;
+  if (lifetime !== null && typeof lifetime !== "number") throw new TypeError("lifetimeSeconds is a number");
+  return sync(() =>
+    native.mintDidAuthToken(checkKey(key), checkName(audience, "the audience"), lifetime, toJson(options.credentials ?? [], "the credentials")),
+  );
+}
+
+/** The TD security scheme that marks a bearer scheme as DID-auth. */
+function didAuthSecurityScheme() {
+  return JSON.parse(native.didAuthSecurityScheme());
+}
+
+/** The audience of a DID-auth token for a thing: its `id`, else the TD URL. */
+function didAuthAudience(td, tdUrl) {
+  return sync(() => native.didAuthAudience(tdOf(td), tdUrl ?? null)) ?? null;
+}
+
+const VERIFIER_OPTIONS = ["resolver", "maxLifetimeSeconds", "leewaySeconds", "replayCapacity"];
+
+/** Verifies DID-auth tokens; remembers their ids, so a token is accepted once. */
+class DidAuthVerifier {
+  constructor(options = {}) {
+    const settings = {};
+    for (const key of Object.keys(options)) {
+      if (!VERIFIER_OPTIONS.includes(key)) throw new TypeError(`unknown verifier option ${key}`);
+      if (options[key] !== undefined) settings[key] = options[key];
+    }
+    if (settings.resolver !== undefined) settings.resolver = resolverSettings(settings.resolver);
+    this._native = sync(() => new native.NativeDidAuthVerifier(JSON.stringify(settings)));
+  }
+
+  /**
+   * Verifies `token` (a `Bearer ` prefix is dropped) for `audience`; resolves to the caller
+   * `{did, keyId, jti, expiresAt, credentials}` or rejects with IdentityError.
+   */
+  async verify(token, audience) {
+    return JSON.parse(await later(this._native.verify(checkName(token, "the token"), checkName(audience, "the audience"))));
+  }
+}
+
 module.exports = {
   version: native.version(),
   // TD
@@ -907,6 +1469,30 @@ module.exports = {
   firstText,
   agentRequestSchema,
   agentResultSchema,
+  // discovery
+  DirectoryServer,
+  serveDirectory,
+  DirectoryClient,
+  DirectoryRegistration,
+  // identity
+  Ed25519KeyPair,
+  verifySignature,
+  resolveDid,
+  didKeyDocument,
+  didWebForUrl,
+  didWebDocumentUrl,
+  didDocumentForAgent,
+  parseDidDocument,
+  signDocument,
+  verifyDocument,
+  issueCredential,
+  verifyCredential,
+  checkCredentials,
+  requiredCredentials,
+  mintDidAuth,
+  didAuthSecurityScheme,
+  didAuthAudience,
+  DidAuthVerifier,
   // errors
   LmosError,
   InvalidThingDescription,
@@ -928,6 +1514,10 @@ module.exports = {
   ActionFinished,
   TraceError,
   Closed,
+  DirectoryError,
+  DirectoryNotFound,
+  DiscoveryError,
+  IdentityError,
 };
 
 // `import lmos from "lmos"` and `require("lmos").default` give the same object.

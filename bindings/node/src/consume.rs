@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
+use lmos::identity::SignaturePolicy;
 use lmos::thing::handler::BoxStream;
 use lmos::thing::{ActionHandle, ConsumeOptions, ConsumedThing, Subprotocol, ThingError};
 use lmos::trace::TraceContext;
@@ -35,6 +36,10 @@ struct Options {
     timeout_ms: Option<u64>,
     poll_interval_ms: Option<u64>,
     max_response_bytes: Option<usize>,
+    /// `require`, `verifyIfPresent` (default) or `ignore`.
+    signature_policy: Option<String>,
+    /// How the DIDs of TD signers are resolved.
+    did_resolver: Option<crate::identity::Resolver>,
 }
 
 pub(crate) fn consume_options(text: &str) -> Result<ConsumeOptions> {
@@ -75,6 +80,21 @@ pub(crate) fn consume_options(text: &str) -> Result<ConsumeOptions> {
     }
     if let Some(bytes) = given.max_response_bytes {
         options.max_response_bytes = bytes;
+    }
+    if let Some(name) = given.signature_policy {
+        options.signature_policy = match name.as_str() {
+            "require" => SignaturePolicy::Require,
+            "verifyIfPresent" => SignaturePolicy::VerifyIfPresent,
+            "ignore" => SignaturePolicy::Ignore,
+            _ => {
+                return Err(type_error(format!(
+                    "unknown signature policy {name:?} (require, verifyIfPresent or ignore)"
+                )))
+            }
+        };
+    }
+    if let Some(resolver) = given.did_resolver {
+        options.did_resolver = resolver.build()?;
     }
     Ok(options)
 }
@@ -127,6 +147,18 @@ pub fn consume_td(td: String, options: String) -> Result<NativeConsumedThing> {
     Ok(NativeConsumedThing { inner })
 }
 
+/// Makes a consumed thing from a TD (JSON text; validated), resolving the DID of its signer
+/// over the network when the signature policy needs it (`did:web`).
+#[napi]
+pub async fn consume_td_verified(td: String, options: String) -> Result<NativeConsumedThing> {
+    let options = consume_options(&options)?;
+    let thing = thing_from(&td)?;
+    let inner = ConsumedThing::new_verified(thing, options)
+        .await
+        .map_err(|e| thing_error(&e))?;
+    Ok(NativeConsumedThing { inner })
+}
+
 /// A thing this process calls.
 #[napi]
 pub struct NativeConsumedThing {
@@ -135,6 +167,18 @@ pub struct NativeConsumedThing {
 
 #[napi]
 impl NativeConsumedThing {
+    /// The TD's Data Integrity proofs that verified (JSON text of an array).
+    #[napi]
+    pub fn verified_proofs(&self) -> Result<String> {
+        let proofs: Vec<Value> = self
+            .inner
+            .verified_proofs()
+            .iter()
+            .map(crate::identity::proof_json)
+            .collect();
+        encode(&proofs)
+    }
+
     /// The TD (JSON text).
     #[napi]
     pub fn td(&self) -> String {

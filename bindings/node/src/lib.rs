@@ -14,7 +14,9 @@
 
 mod chat;
 mod consume;
+mod discovery;
 mod errors;
+mod identity;
 mod serve;
 mod td;
 

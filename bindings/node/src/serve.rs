@@ -55,7 +55,7 @@ struct ServientOptions {
 /// Hosts exposed things on one HTTP port.
 #[napi]
 pub struct NativeServient {
-    inner: Servient,
+    pub(crate) inner: Servient,
 }
 
 #[napi]
@@ -190,7 +190,7 @@ impl NativeServient {
 /// A thing served by a servient.
 #[napi]
 pub struct NativeExposedThing {
-    inner: ExposedThing,
+    pub(crate) inner: ExposedThing,
 }
 
 #[napi]
