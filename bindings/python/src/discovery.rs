@@ -217,8 +217,8 @@ impl DirectoryClient {
     /// A client of the directory at `base_url`.
     #[new]
     fn new(py: Python<'_>, base_url: &str) -> PyResult<Self> {
-        let inner = lmos::discovery::DirectoryClient::new(base_url)
-            .map_err(|e| directory_error(py, &e))?;
+        let inner =
+            lmos::discovery::DirectoryClient::new(base_url).map_err(|e| directory_error(py, &e))?;
         Ok(DirectoryClient { inner })
     }
 
@@ -279,11 +279,7 @@ impl DirectoryClient {
 
     /// Replaces a registered TD (it must have an `id`).
     #[pyo3(signature = (td, ttl=None))]
-    fn update<'py>(
-        &self,
-        td: &Bound<'py, PyAny>,
-        ttl: Option<f64>,
-    ) -> PyResult<Bound<'py, PyAny>> {
+    fn update<'py>(&self, td: &Bound<'py, PyAny>, ttl: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
         let py = td.py();
         let td = to_json(td)?;
         let ttl = self::ttl(ttl)?;

@@ -374,18 +374,33 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         ("DirectoryInvalidTd", py.get_type::<DirectoryInvalidTd>()),
         ("DirectoryBadRequest", py.get_type::<DirectoryBadRequest>()),
         ("DirectoryStoreError", py.get_type::<DirectoryStoreError>()),
-        ("DirectoryUnreachable", py.get_type::<DirectoryUnreachable>()),
-        ("DirectoryStatusError", py.get_type::<DirectoryStatusError>()),
-        ("DirectoryConfigError", py.get_type::<DirectoryConfigError>()),
+        (
+            "DirectoryUnreachable",
+            py.get_type::<DirectoryUnreachable>(),
+        ),
+        (
+            "DirectoryStatusError",
+            py.get_type::<DirectoryStatusError>(),
+        ),
+        (
+            "DirectoryConfigError",
+            py.get_type::<DirectoryConfigError>(),
+        ),
         ("NotRegistrable", py.get_type::<NotRegistrable>()),
         ("IdentityError", py.get_type::<IdentityError>()),
         ("InvalidKey", py.get_type::<InvalidKey>()),
         ("KeyFileError", py.get_type::<KeyFileError>()),
         ("InvalidDid", py.get_type::<InvalidDid>()),
-        ("UnsupportedDidMethod", py.get_type::<UnsupportedDidMethod>()),
+        (
+            "UnsupportedDidMethod",
+            py.get_type::<UnsupportedDidMethod>(),
+        ),
         ("DidResolutionError", py.get_type::<DidResolutionError>()),
         ("InvalidDidDocument", py.get_type::<InvalidDidDocument>()),
-        ("VerificationMethodError", py.get_type::<VerificationMethodError>()),
+        (
+            "VerificationMethodError",
+            py.get_type::<VerificationMethodError>(),
+        ),
         ("ProofMissing", py.get_type::<ProofMissing>()),
         ("InvalidProof", py.get_type::<InvalidProof>()),
         ("SignatureInvalid", py.get_type::<SignatureInvalid>()),
@@ -587,7 +602,10 @@ pub fn identity_error(py: Python<'_>, error: &CoreIdentityError) -> PyErr {
             with_attr(py, &err, "did", did.as_str());
             err
         }
-        CoreIdentityError::VerificationMethod { method, relationship } => {
+        CoreIdentityError::VerificationMethod {
+            method,
+            relationship,
+        } => {
             let err = VerificationMethodError::new_err(message);
             with_attr(py, &err, "method", method.as_str());
             with_attr(py, &err, "relationship", relationship.as_str());

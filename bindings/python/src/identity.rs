@@ -467,8 +467,8 @@ fn sign_document<'py>(
         domain,
         challenge,
     };
-    let signed = core::sign_document(&value, &key.inner, &options)
-        .map_err(|e| identity_error(py, &e))?;
+    let signed =
+        core::sign_document(&value, &key.inner, &options).map_err(|e| identity_error(py, &e))?;
     to_py(py, &signed)
 }
 
