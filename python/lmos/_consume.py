@@ -5,10 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Generator, Sequence
 from types import TracebackType
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from lmos import _native
+from lmos._identity import VerifiedProof
 from lmos._types import JSON, Output, Progress, Update
+
+SignaturePolicy = Literal["verify_if_present", "require", "ignore"]
+"""What a consumer does with a TD's signature: ``"verify_if_present"`` (the default: refuse a
+TD whose proof fails, accept one without), ``"require"`` (refuse unsigned TDs too) or
+``"ignore"``."""
 
 T = TypeVar("T")
 
@@ -144,6 +150,14 @@ class ConsumedThing:
     default, or ``"kotlin-wot"``; pick WebSocket with ``protocols=["ws"]``),
     ``validate_outputs`` / ``validate_inputs`` (default on), ``timeout`` in seconds per request
     (``None`` = unbounded) and ``poll_interval`` for asynchronous actions.
+
+    Signatures: ``signature_policy`` (``"verify_if_present"``, the default; ``"require"``;
+    ``"ignore"``) and ``did_resolver`` (an :class:`lmos.DidResolver`, e.g. with
+    ``allow_http_loopback=True`` for local did:web agents). A refused TD raises
+    :class:`lmos.InvalidThingDescription` whose message names the identity code
+    (``identity_proof_missing``, ``identity_signature_invalid``, ...). Made from a dict, the TD
+    is verified at once for ``did:key`` signers; one signed by a ``did:web`` DID needs
+    :func:`lmos.consume` (which resolves it). :attr:`verified_proofs` tells who signed.
     """
 
     __slots__ = ("_native",)
@@ -160,6 +174,8 @@ class ConsumedThing:
         validate_inputs: bool = True,
         timeout: float | None = 30.0,
         poll_interval: float = 0.2,
+        signature_policy: SignaturePolicy = "verify_if_present",
+        did_resolver: _native.DidResolver | None = None,
     ) -> None:
         self._native = _native.ConsumedThing(
             td,
@@ -171,6 +187,8 @@ class ConsumedThing:
             validate_inputs=validate_inputs,
             timeout=timeout,
             poll_interval=poll_interval,
+            signature_policy=signature_policy,
+            did_resolver=did_resolver,
         )
 
     @classmethod
@@ -186,6 +204,8 @@ class ConsumedThing:
         validate_inputs: bool = True,
         timeout: float | None = 30.0,
         poll_interval: float = 0.2,
+        signature_policy: SignaturePolicy = "verify_if_present",
+        did_resolver: _native.DidResolver | None = None,
     ) -> ConsumedThing:
         """Fetches the TD at ``url`` (validated) and returns the thing."""
         native = await _native.ConsumedThing.from_url(
@@ -198,6 +218,8 @@ class ConsumedThing:
             validate_inputs=validate_inputs,
             timeout=timeout,
             poll_interval=poll_interval,
+            signature_policy=signature_policy,
+            did_resolver=did_resolver,
         )
         thing = cls.__new__(cls)
         thing._native = native
@@ -215,6 +237,12 @@ class ConsumedThing:
     def title(self) -> str:
         """The thing's title."""
         return str(self._native.td.get("title", ""))
+
+    @property
+    def verified_proofs(self) -> list[VerifiedProof]:
+        """The proofs on the TD that verified: who signed it (``signer`` is a DID). A valid
+        signature by a DID you do not know proves integrity, not authority."""
+        return [VerifiedProof._from(p) for p in self._native.verified_proofs]
 
     async def read_property(self, name: str) -> Any:
         """``readproperty``."""
@@ -277,8 +305,11 @@ async def consume(
     validate_inputs: bool = True,
     timeout: float | None = 30.0,
     poll_interval: float = 0.2,
+    signature_policy: SignaturePolicy = "verify_if_present",
+    did_resolver: _native.DidResolver | None = None,
 ) -> ConsumedThing:
-    """A :class:`ConsumedThing` from a TD dict, or from the URL of one (fetched and validated)."""
+    """A :class:`ConsumedThing` from a TD dict, or from the URL of one (fetched and validated);
+    its signature is checked as ``signature_policy`` says (``did:web`` signers are resolved)."""
     options: dict[str, Any] = {
         "protocols": protocols,
         "content_types": content_types,
@@ -288,7 +319,24 @@ async def consume(
         "validate_inputs": validate_inputs,
         "timeout": timeout,
         "poll_interval": poll_interval,
+        "signature_policy": signature_policy,
+        "did_resolver": did_resolver,
     }
     if isinstance(td_or_url, str):
         return await ConsumedThing.from_url(td_or_url, **options)
-    return ConsumedThing(td_or_url, **options)
+    native = await _native.ConsumedThing.new_verified(
+        td_or_url,
+        protocols=list(protocols) if protocols is not None else None,
+        content_types=list(content_types) if content_types is not None else None,
+        subprotocols=list(subprotocols) if subprotocols is not None else None,
+        dialect=dialect,
+        validate_outputs=validate_outputs,
+        validate_inputs=validate_inputs,
+        timeout=timeout,
+        poll_interval=poll_interval,
+        signature_policy=signature_policy,
+        did_resolver=did_resolver,
+    )
+    thing = ConsumedThing.__new__(ConsumedThing)
+    thing._native = native
+    return thing

@@ -9,10 +9,13 @@ import socket
 import threading
 from collections.abc import Callable, Iterator
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from lmos import _handlers, _native
 from lmos._types import JSON
+
+if TYPE_CHECKING:
+    from lmos._discovery import DirectoryClient, DirectoryRegistration
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -110,6 +113,21 @@ class ExposedThing:
         """The URL of the TD, once the servient has started."""
         return self._native.td_url
 
+    async def register(
+        self, directory: DirectoryClient | str, ttl: float = 60.0
+    ) -> DirectoryRegistration:
+        """Registers the TD as served (absolute form URLs: start the servient first) in
+        ``directory`` (a :class:`lmos.DirectoryClient` or its URL) with a time-to-live of ``ttl``
+        seconds (at least 1). The entry is refreshed every ``ttl / 2``, registered again when the
+        directory lost it, and deleted when the servient shuts down (or on
+        :meth:`lmos.DirectoryRegistration.deregister`). Raises :class:`lmos.NotRegistrable`
+        before the servient has started."""
+        from lmos._discovery import DirectoryClient, DirectoryRegistration
+
+        client = DirectoryClient(directory) if isinstance(directory, str) else directory
+        native = await self._native.register(client._native, ttl)
+        return DirectoryRegistration(native)
+
     def property_names(self) -> list[str]:
         """Names of the thing's properties."""
         return self._native.property_names()
@@ -199,6 +217,11 @@ class Servient:
     on its own port with ``ws_port`` (0 = a free one; read it from :attr:`ws_address`). The
     ``ws_*`` options bound message size, queued messages and requests in flight per connection,
     and set the ping interval and pong timeout in seconds.
+
+    ``sign_descriptions=key`` (an :class:`lmos.Ed25519KeyPair`) signs every TD the servient
+    serves with an ``eddsa-jcs-2022`` proof as it is served (so the proof covers the absolute
+    hrefs); :meth:`serve_did_document` publishes the DID document at
+    ``/.well-known/did.json``, which makes a ``did:web`` agent.
     """
 
     __slots__ = ("_native",)
@@ -220,6 +243,7 @@ class Servient:
         ws_max_in_flight: int | None = None,
         ws_ping_interval: float | None = None,
         ws_ping_timeout: float | None = None,
+        sign_descriptions: _native.Ed25519KeyPair | None = None,
     ) -> None:
         self._native = _native.Servient(
             http_port=http_port,
@@ -236,6 +260,7 @@ class Servient:
             ws_max_in_flight=ws_max_in_flight,
             ws_ping_interval=ws_ping_interval,
             ws_ping_timeout=ws_ping_timeout,
+            sign_descriptions=sign_descriptions,
         )
 
     def __repr__(self) -> str:
@@ -247,6 +272,17 @@ class Servient:
         if isinstance(td, _native.ThingBuilder):
             td = td.build()
         return ExposedThing(self._native.expose(td))
+
+    def set_description_signer(self, key: _native.Ed25519KeyPair | None) -> None:
+        """Signs every TD served from now on with ``key`` (``None`` stops signing). For a
+        ``did:web`` agent on an ephemeral port: start, make the DID from :attr:`base_url`, then
+        set the key whose id names that DID."""
+        self._native.set_description_signer(key)
+
+    def serve_did_document(self, document: dict[str, Any]) -> None:
+        """Serves ``document`` (a DID document, e.g. from :func:`lmos.did_document`) at
+        ``GET /.well-known/did.json`` as ``application/did+json``; replaces an earlier one."""
+        self._native.serve_did_document(document)
 
     def destroy(self, slug: str) -> bool:
         """Stops hosting the thing at ``slug``; whether there was one."""

@@ -82,6 +82,8 @@ fn options(
     validate_inputs: bool,
     timeout: Option<f64>,
     poll_interval: f64,
+    signature_policy: &str,
+    did_resolver: Option<PyRef<'_, crate::identity::DidResolver>>,
 ) -> PyResult<ConsumeOptions> {
     let mut options = ConsumeOptions {
         protocols: protocols.unwrap_or_default(),
@@ -90,8 +92,12 @@ fn options(
         validate_inputs,
         timeout: timeout.map(|t| seconds(t, "timeout")).transpose()?,
         poll_interval: seconds(poll_interval, "poll_interval")?,
+        signature_policy: crate::identity::signature_policy(signature_policy)?,
         ..ConsumeOptions::default()
     };
+    if let Some(resolver) = did_resolver {
+        options.did_resolver = resolver.inner.clone();
+    }
     if let Some(names) = subprotocols {
         options.subprotocols = names
             .iter()
@@ -124,7 +130,7 @@ pub struct ConsumedThing {
 impl ConsumedThing {
     /// A consumed thing from a TD (dict, JSON str or bytes), validated first.
     #[new]
-    #[pyo3(signature = (td, *, protocols=None, content_types=None, subprotocols=None, dialect=None, validate_outputs=true, validate_inputs=true, timeout=Some(30.0), poll_interval=0.2))]
+    #[pyo3(signature = (td, *, protocols=None, content_types=None, subprotocols=None, dialect=None, validate_outputs=true, validate_inputs=true, timeout=Some(30.0), poll_interval=0.2, signature_policy="verify_if_present", did_resolver=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         td: &Bound<'_, PyAny>,
@@ -136,6 +142,8 @@ impl ConsumedThing {
         validate_inputs: bool,
         timeout: Option<f64>,
         poll_interval: f64,
+        signature_policy: &str,
+        did_resolver: Option<PyRef<'_, crate::identity::DidResolver>>,
     ) -> PyResult<Self> {
         let py = td.py();
         let options = options(
@@ -147,6 +155,8 @@ impl ConsumedThing {
             validate_inputs,
             timeout,
             poll_interval,
+            signature_policy,
+            did_resolver,
         )?;
         let thing = thing_from(td)?;
         let inner =
@@ -156,7 +166,7 @@ impl ConsumedThing {
 
     /// Fetches the TD at `url`, validates it and returns the consumed thing (awaitable).
     #[staticmethod]
-    #[pyo3(signature = (url, *, protocols=None, content_types=None, subprotocols=None, dialect=None, validate_outputs=true, validate_inputs=true, timeout=Some(30.0), poll_interval=0.2))]
+    #[pyo3(signature = (url, *, protocols=None, content_types=None, subprotocols=None, dialect=None, validate_outputs=true, validate_inputs=true, timeout=Some(30.0), poll_interval=0.2, signature_policy="verify_if_present", did_resolver=None))]
     #[allow(clippy::too_many_arguments)]
     fn from_url<'py>(
         py: Python<'py>,
@@ -169,6 +179,8 @@ impl ConsumedThing {
         validate_inputs: bool,
         timeout: Option<f64>,
         poll_interval: f64,
+        signature_policy: &str,
+        did_resolver: Option<PyRef<'_, crate::identity::DidResolver>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let options = options(
             protocols,
@@ -179,12 +191,65 @@ impl ConsumedThing {
             validate_inputs,
             timeout,
             poll_interval,
+            signature_policy,
+            did_resolver,
         )?;
         awaitable(
             py,
             async move { lmos::thing::ConsumedThing::from_url(&url, options).await },
             |py, inner| Ok(Py::new(py, ConsumedThing { inner })?.into_any()),
         )
+    }
+
+    /// A consumed thing from a TD, its signature verified first, resolving `did:web` signers
+    /// over the network (awaitable).
+    #[staticmethod]
+    #[pyo3(signature = (td, *, protocols=None, content_types=None, subprotocols=None, dialect=None, validate_outputs=true, validate_inputs=true, timeout=Some(30.0), poll_interval=0.2, signature_policy="verify_if_present", did_resolver=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn new_verified<'py>(
+        td: &Bound<'py, PyAny>,
+        protocols: Option<Vec<String>>,
+        content_types: Option<Vec<String>>,
+        subprotocols: Option<Vec<String>>,
+        dialect: Option<String>,
+        validate_outputs: bool,
+        validate_inputs: bool,
+        timeout: Option<f64>,
+        poll_interval: f64,
+        signature_policy: &str,
+        did_resolver: Option<PyRef<'_, crate::identity::DidResolver>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = td.py();
+        let options = options(
+            protocols,
+            content_types,
+            subprotocols,
+            dialect,
+            validate_outputs,
+            validate_inputs,
+            timeout,
+            poll_interval,
+            signature_policy,
+            did_resolver,
+        )?;
+        let thing = thing_from(td)?;
+        awaitable(
+            py,
+            async move { lmos::thing::ConsumedThing::new_verified(thing, options).await },
+            |py, inner| Ok(Py::new(py, ConsumedThing { inner })?.into_any()),
+        )
+    }
+
+    /// The proofs on the TD that verified (empty when it had none or the policy ignores them).
+    #[getter]
+    fn verified_proofs<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let list: Vec<Value> = self
+            .inner
+            .verified_proofs()
+            .iter()
+            .map(crate::identity::proof_value)
+            .collect();
+        to_py(py, &Value::Array(list))
     }
 
     /// The TD as a dict.

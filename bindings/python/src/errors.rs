@@ -24,12 +24,32 @@
 //! | `ActionFinished` | `ActionFinished` |
 //! | `TraceError` | `Trace` |
 //! | `Closed` | `Closed` |
+//!
+//! Discovery ([`DiscoveryError`], [`DirectoryError`]); every class derives from `DirectoryError`:
+//!
+//! | Python class | code |
+//! |---|---|
+//! | `DirectoryNotFound` (`id`) | `directory_not_found` |
+//! | `DirectoryInvalidTd` | `directory_invalid_td` |
+//! | `DirectoryBadRequest` | `directory_bad_request` |
+//! | `DirectoryStoreError` | `directory_store` |
+//! | `DirectoryUnreachable` | `directory_transport` |
+//! | `DirectoryStatusError` (`status`, `detail`) | `directory_status` |
+//! | `DirectoryConfigError` | `directory_config` |
+//! | `NotRegistrable` | `discovery_not_registrable` |
+//! | `DirectoryError` itself | `discovery_mdns` |
+//!
+//! Identity ([`IdentityError`]); every class derives from `IdentityError` and is named after its
+//! code (`identity_invalid_key` → `InvalidKey`, `identity_signature_invalid` →
+//! `SignatureInvalid`, ...; `identity_random` is `IdentityError` itself).
 
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 use pyo3::types::PyType;
 
+use lmos::discovery::{DirectoryError as CoreDirectoryError, DiscoveryError};
+use lmos::identity::IdentityError as CoreIdentityError;
 use lmos::td::payload::{PayloadError, PayloadViolation};
 use lmos::td::validate::ValidationReport;
 use lmos::thing::ThingError;
@@ -153,10 +173,179 @@ create_exception!(
     "The servient or the stream was shut down."
 );
 
+create_exception!(
+    lmos,
+    DirectoryError,
+    LmosError,
+    "A Thing Description Directory operation failed (base of the directory errors)."
+);
+create_exception!(
+    lmos,
+    DirectoryNotFound,
+    DirectoryError,
+    "The directory has no (unexpired) Thing Description with that id; `id` names it."
+);
+create_exception!(
+    lmos,
+    DirectoryInvalidTd,
+    DirectoryError,
+    "The directory refused the Thing Description as invalid; nothing was stored."
+);
+create_exception!(
+    lmos,
+    DirectoryBadRequest,
+    DirectoryError,
+    "A malformed directory request (a bad query, a TD without id to update, ...)."
+);
+create_exception!(
+    lmos,
+    DirectoryStoreError,
+    DirectoryError,
+    "The directory's storage (SQLite file, PostgreSQL database) failed."
+);
+create_exception!(
+    lmos,
+    DirectoryUnreachable,
+    DirectoryError,
+    "The directory could not be reached, or answered something that is not the directory API."
+);
+create_exception!(
+    lmos,
+    DirectoryStatusError,
+    DirectoryError,
+    "The directory answered with an error status; `status` and `detail` tell more."
+);
+create_exception!(
+    lmos,
+    DirectoryConfigError,
+    DirectoryError,
+    "Unusable directory configuration: a bad URL, an address that cannot be bound."
+);
+create_exception!(
+    lmos,
+    NotRegistrable,
+    DirectoryError,
+    "The thing cannot be registered yet (its servient has not started) or the ttl is too short."
+);
+create_exception!(
+    lmos,
+    IdentityError,
+    LmosError,
+    "A key, DID, proof, token or credential problem (base of the identity errors)."
+);
+create_exception!(
+    lmos,
+    InvalidKey,
+    IdentityError,
+    "A key (JWK, multibase, bytes) is malformed or not an Ed25519 key."
+);
+create_exception!(
+    lmos,
+    KeyFileError,
+    IdentityError,
+    "A key file could not be read or written."
+);
+create_exception!(
+    lmos,
+    InvalidDid,
+    IdentityError,
+    "A DID or DID URL is malformed."
+);
+create_exception!(
+    lmos,
+    UnsupportedDidMethod,
+    IdentityError,
+    "The DID method is not one lmos resolves (did:key, did:web)."
+);
+create_exception!(
+    lmos,
+    DidResolutionError,
+    IdentityError,
+    "Resolving a DID failed (network, HTTP status, size, TLS)."
+);
+create_exception!(
+    lmos,
+    InvalidDidDocument,
+    IdentityError,
+    "A DID document is malformed or belongs to another DID."
+);
+create_exception!(
+    lmos,
+    VerificationMethodError,
+    IdentityError,
+    "The DID document does not authorize the verification method for this purpose."
+);
+create_exception!(
+    lmos,
+    ProofMissing,
+    IdentityError,
+    "The document carries no proof."
+);
+create_exception!(
+    lmos,
+    InvalidProof,
+    IdentityError,
+    "A proof is malformed or of an unsupported kind."
+);
+create_exception!(
+    lmos,
+    SignatureInvalid,
+    IdentityError,
+    "A signature does not match the document (tampered with, or another key)."
+);
+create_exception!(
+    lmos,
+    InvalidToken,
+    IdentityError,
+    "A DID-auth token is malformed."
+);
+create_exception!(
+    lmos,
+    TokenExpired,
+    IdentityError,
+    "The DID-auth token has expired."
+);
+create_exception!(
+    lmos,
+    TokenNotValid,
+    IdentityError,
+    "The DID-auth token is not valid now (issued in the future, too long-lived)."
+);
+create_exception!(
+    lmos,
+    WrongAudience,
+    IdentityError,
+    "The DID-auth token is meant for another thing; `expected` is this one."
+);
+create_exception!(
+    lmos,
+    TokenReplayed,
+    IdentityError,
+    "The DID-auth token was already used."
+);
+create_exception!(
+    lmos,
+    InvalidCredential,
+    IdentityError,
+    "A verifiable credential is malformed or does not verify."
+);
+create_exception!(
+    lmos,
+    CredentialNotValid,
+    IdentityError,
+    "The credential is outside its validity period."
+);
+create_exception!(
+    lmos,
+    CredentialRequired,
+    IdentityError,
+    "A credential is required; `credential_type` and `issuer` name it."
+);
+
 /// Registers the exception classes on the native module.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
-    let classes: [(&str, Bound<'_, PyType>); 20] = [
+    let classes: Vec<(&str, Bound<'_, PyType>)> = vec![
         ("LmosError", py.get_type::<LmosError>()),
         (
             "InvalidThingDescription",
@@ -180,6 +369,49 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         ("ActionFinished", py.get_type::<ActionFinished>()),
         ("TraceError", py.get_type::<TraceError>()),
         ("Closed", py.get_type::<Closed>()),
+        ("DirectoryError", py.get_type::<DirectoryError>()),
+        ("DirectoryNotFound", py.get_type::<DirectoryNotFound>()),
+        ("DirectoryInvalidTd", py.get_type::<DirectoryInvalidTd>()),
+        ("DirectoryBadRequest", py.get_type::<DirectoryBadRequest>()),
+        ("DirectoryStoreError", py.get_type::<DirectoryStoreError>()),
+        (
+            "DirectoryUnreachable",
+            py.get_type::<DirectoryUnreachable>(),
+        ),
+        (
+            "DirectoryStatusError",
+            py.get_type::<DirectoryStatusError>(),
+        ),
+        (
+            "DirectoryConfigError",
+            py.get_type::<DirectoryConfigError>(),
+        ),
+        ("NotRegistrable", py.get_type::<NotRegistrable>()),
+        ("IdentityError", py.get_type::<IdentityError>()),
+        ("InvalidKey", py.get_type::<InvalidKey>()),
+        ("KeyFileError", py.get_type::<KeyFileError>()),
+        ("InvalidDid", py.get_type::<InvalidDid>()),
+        (
+            "UnsupportedDidMethod",
+            py.get_type::<UnsupportedDidMethod>(),
+        ),
+        ("DidResolutionError", py.get_type::<DidResolutionError>()),
+        ("InvalidDidDocument", py.get_type::<InvalidDidDocument>()),
+        (
+            "VerificationMethodError",
+            py.get_type::<VerificationMethodError>(),
+        ),
+        ("ProofMissing", py.get_type::<ProofMissing>()),
+        ("InvalidProof", py.get_type::<InvalidProof>()),
+        ("SignatureInvalid", py.get_type::<SignatureInvalid>()),
+        ("InvalidToken", py.get_type::<InvalidToken>()),
+        ("TokenExpired", py.get_type::<TokenExpired>()),
+        ("TokenNotValid", py.get_type::<TokenNotValid>()),
+        ("WrongAudience", py.get_type::<WrongAudience>()),
+        ("TokenReplayed", py.get_type::<TokenReplayed>()),
+        ("InvalidCredential", py.get_type::<InvalidCredential>()),
+        ("CredentialNotValid", py.get_type::<CredentialNotValid>()),
+        ("CredentialRequired", py.get_type::<CredentialRequired>()),
     ];
     for (name, class) in classes {
         m.add(name, class)?;
@@ -305,4 +537,110 @@ pub fn thing_error(py: Python<'_>, error: &ThingError) -> PyErr {
 pub fn to_pyerr(error: ThingError) -> PyErr {
     crate::bridge::attach_alive(|py| thing_error(py, &error))
         .unwrap_or_else(|| Closed::new_err(error.to_string()))
+}
+
+/// The Python exception for a directory error: its `DirectoryError` subclass, with `code`.
+pub fn directory_error(py: Python<'_>, error: &CoreDirectoryError) -> PyErr {
+    let message = error.to_string();
+    let err = match error {
+        CoreDirectoryError::NotFound { id } => {
+            let err = DirectoryNotFound::new_err(message);
+            with_attr(py, &err, "id", id.as_str());
+            err
+        }
+        CoreDirectoryError::Invalid(_) => DirectoryInvalidTd::new_err(message),
+        CoreDirectoryError::BadRequest(_) => DirectoryBadRequest::new_err(message),
+        CoreDirectoryError::Store(_) => DirectoryStoreError::new_err(message),
+        CoreDirectoryError::Transport(_) => DirectoryUnreachable::new_err(message),
+        CoreDirectoryError::Status { status, detail } => {
+            let err = DirectoryStatusError::new_err(message);
+            with_attr(py, &err, "status", *status);
+            with_attr(py, &err, "detail", detail.as_str());
+            err
+        }
+        CoreDirectoryError::Config(_) => DirectoryConfigError::new_err(message),
+    };
+    with_attr(py, &err, "code", error.code());
+    err
+}
+
+/// The Python exception for a discovery error (a directory error, or registration refused).
+pub fn discovery_error(py: Python<'_>, error: &DiscoveryError) -> PyErr {
+    let err = match error {
+        DiscoveryError::Directory(inner) => return directory_error(py, inner),
+        DiscoveryError::NotRegistrable(_) => NotRegistrable::new_err(error.to_string()),
+        DiscoveryError::Mdns(_) => DirectoryError::new_err(error.to_string()),
+    };
+    with_attr(py, &err, "code", error.code());
+    err
+}
+
+/// The Python exception for an identity error: its `IdentityError` subclass, with `code`. The
+/// core's messages carry no secret (no key, token or signature text).
+pub fn identity_error(py: Python<'_>, error: &CoreIdentityError) -> PyErr {
+    let message = error.to_string();
+    let err = match error {
+        CoreIdentityError::InvalidKey(_) => InvalidKey::new_err(message),
+        CoreIdentityError::KeyFile { path, .. } => {
+            let err = KeyFileError::new_err(message);
+            with_attr(py, &err, "path", path.as_str());
+            err
+        }
+        CoreIdentityError::InvalidDid { did, .. } => {
+            let err = InvalidDid::new_err(message);
+            with_attr(py, &err, "did", did.as_str());
+            err
+        }
+        CoreIdentityError::UnsupportedMethod(_) => UnsupportedDidMethod::new_err(message),
+        CoreIdentityError::Resolution { did, .. } => {
+            let err = DidResolutionError::new_err(message);
+            with_attr(py, &err, "did", did.as_str());
+            err
+        }
+        CoreIdentityError::InvalidDidDocument { did, .. } => {
+            let err = InvalidDidDocument::new_err(message);
+            with_attr(py, &err, "did", did.as_str());
+            err
+        }
+        CoreIdentityError::VerificationMethod {
+            method,
+            relationship,
+        } => {
+            let err = VerificationMethodError::new_err(message);
+            with_attr(py, &err, "method", method.as_str());
+            with_attr(py, &err, "relationship", relationship.as_str());
+            err
+        }
+        CoreIdentityError::ProofMissing => ProofMissing::new_err(message),
+        CoreIdentityError::InvalidProof(_) => InvalidProof::new_err(message),
+        CoreIdentityError::SignatureInvalid(_) => SignatureInvalid::new_err(message),
+        CoreIdentityError::InvalidToken(_) => InvalidToken::new_err(message),
+        CoreIdentityError::TokenExpired => TokenExpired::new_err(message),
+        CoreIdentityError::TokenNotValid(_) => TokenNotValid::new_err(message),
+        CoreIdentityError::WrongAudience { expected } => {
+            let err = WrongAudience::new_err(message);
+            with_attr(py, &err, "expected", expected.as_str());
+            err
+        }
+        CoreIdentityError::TokenReplayed => TokenReplayed::new_err(message),
+        CoreIdentityError::InvalidCredential(_) => InvalidCredential::new_err(message),
+        CoreIdentityError::CredentialNotValid(_) => CredentialNotValid::new_err(message),
+        CoreIdentityError::CredentialRequired {
+            credential_type,
+            issuer,
+        } => {
+            let err = CredentialRequired::new_err(message);
+            with_attr(py, &err, "credential_type", credential_type.as_str());
+            with_attr(py, &err, "issuer", issuer.as_str());
+            err
+        }
+        CoreIdentityError::Random(_) => IdentityError::new_err(message),
+    };
+    with_attr(py, &err, "code", error.code());
+    err
+}
+
+/// Runs `f` attached to the interpreter to make an exception inside a future.
+pub fn in_future(make: impl for<'py> FnOnce(Python<'py>) -> PyErr, message: String) -> PyErr {
+    crate::bridge::attach_alive(make).unwrap_or_else(|| Closed::new_err(message))
 }

@@ -5,7 +5,9 @@ mod bridge;
 mod chat;
 mod consume;
 mod convert;
+mod discovery;
 mod errors;
+mod identity;
 mod runtime;
 mod serve;
 mod td;
@@ -20,6 +22,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
     td::register(m)?;
     chat::register(m)?;
+    discovery::register(m)?;
+    identity::register(m)?;
     m.add_class::<serve::Servient>()?;
     m.add_class::<serve::ExposedThing>()?;
     m.add_class::<serve::HandlerContext>()?;

@@ -72,7 +72,7 @@ pub struct Servient {
 #[pymethods]
 impl Servient {
     #[new]
-    #[pyo3(signature = (*, http_port=8080, host="127.0.0.1", public_base_url=None, max_body_bytes=None, long_poll_timeout=None, action_retention=None, cancel_grace=None, ws_port=None, websocket=true, ws_max_message_bytes=None, ws_queue_capacity=None, ws_max_in_flight=None, ws_ping_interval=None, ws_ping_timeout=None))]
+    #[pyo3(signature = (*, http_port=8080, host="127.0.0.1", public_base_url=None, max_body_bytes=None, long_poll_timeout=None, action_retention=None, cancel_grace=None, ws_port=None, websocket=true, ws_max_message_bytes=None, ws_queue_capacity=None, ws_max_in_flight=None, ws_ping_interval=None, ws_ping_timeout=None, sign_descriptions=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -90,6 +90,7 @@ impl Servient {
         ws_max_in_flight: Option<usize>,
         ws_ping_interval: Option<f64>,
         ws_ping_timeout: Option<f64>,
+        sign_descriptions: Option<PyRef<'_, crate::identity::KeyPair>>,
     ) -> PyResult<Self> {
         let host: IpAddr = host
             .parse()
@@ -129,6 +130,9 @@ impl Servient {
             let interval = seconds(ws_ping_interval.unwrap_or(30.0), "ws_ping_interval")?;
             let timeout = seconds(ws_ping_timeout.unwrap_or(30.0), "ws_ping_timeout")?;
             builder = builder.ws_ping(interval, timeout);
+        }
+        if let Some(key) = sign_descriptions {
+            builder = builder.sign_descriptions(key.inner.clone());
         }
         let inner = builder
             .on_internal_error(Arc::new(log_internal_error))
@@ -189,6 +193,20 @@ impl Servient {
             inner.shutdown().await;
             Ok(())
         })
+    }
+
+    /// Signs every TD served from now on with `key` (`None` stops signing).
+    #[pyo3(signature = (key))]
+    fn set_description_signer(&self, key: Option<PyRef<'_, crate::identity::KeyPair>>) {
+        self.inner
+            .set_description_signer(key.map(|k| k.inner.clone()));
+    }
+
+    /// Serves `document` (a DID document dict) at `GET /.well-known/did.json`.
+    fn serve_did_document(&self, document: &Bound<'_, PyAny>) -> PyResult<()> {
+        let document = crate::identity::did_document_from(document)?;
+        self.inner.serve_did_document(document);
+        Ok(())
     }
 
     /// `(host, port)` of the HTTP listener once started.
@@ -270,6 +288,17 @@ impl ExposedThing {
     #[getter]
     fn td_url(&self) -> Option<String> {
         self.inner.td_url()
+    }
+
+    /// Registers the TD as served in `directory` with a time-to-live of `ttl` seconds, keeps
+    /// the entry alive and deletes it when the servient shuts down (awaitable registration).
+    fn register<'py>(
+        &self,
+        py: Python<'py>,
+        directory: PyRef<'py, crate::discovery::DirectoryClient>,
+        ttl: f64,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        crate::discovery::register_thing(py, self.inner.clone(), &directory, ttl)
     }
 
     /// Names of the properties.
