@@ -7,7 +7,7 @@ use futures::StreamExt;
 use lmos::discovery::SearchQuery;
 use lmos::identity::SignaturePolicy;
 use lmos::td::Thing;
-use lmos::thing::{ActionUpdate, ConsumeOptions, ConsumedThing};
+use lmos::thing::{ActionUpdate, ConsumeOptions, ConsumedThing, ThingError};
 use serde_json::{json, Value};
 
 use super::mdns::{self, MdnsOutcome};
@@ -345,6 +345,26 @@ async fn steps(transcript: &mut Transcript, started: &mut Started) -> Option<()>
     Some(())
 }
 
+/// `error` in a sentence, with the `detail` of the peer's problem document when it sent one
+/// (the title alone, e.g. "invalid input", does not say why).
+fn why(error: &ThingError) -> String {
+    // `Remote` already names its detail; `ActionFailed` names only the title.
+    let problem = match error {
+        ThingError::ActionFailed {
+            problem: Some(problem),
+            ..
+        } => Some(problem),
+        _ => None,
+    };
+    match problem
+        .and_then(|p| p.get("detail"))
+        .and_then(Value::as_str)
+    {
+        Some(detail) => format!("{error} ({detail})"),
+        None => error.to_string(),
+    }
+}
+
 /// Where a service listens and where its TD is.
 fn listening(service: &Service) -> String {
     let address = |a: Option<std::net::SocketAddr>| a.map(|a| a.to_string()).unwrap_or_default();
@@ -460,7 +480,7 @@ async fn calls(
             let output = geocoder
                 .invoke_action("geocode", json!({"city": "Bonn"}))
                 .await
-                .map_err(|e| format!("geocode failed: {e}"))?;
+                .map_err(|e| format!("geocode failed: {}", why(&e)))?;
             let (Some(lat), Some(lon)) = (output["lat"].as_f64(), output["lon"].as_f64()) else {
                 return Err(format!("geocode answered no coordinates: {output}"));
             };
@@ -491,7 +511,7 @@ async fn calls(
                         json!({"question": question, "interactionMode": "text"}),
                     )
                     .await
-                    .map_err(|e| format!("getWeather failed: {e}"))?;
+                    .map_err(|e| format!("getWeather failed: {}", why(&e)))?;
                 let text = answer
                     .as_str()
                     .ok_or_else(|| format!("getWeather answered no text: {answer}"))?;
@@ -513,11 +533,11 @@ async fn calls(
                 let mut updates = weather
                     .invoke_action_stream("forecast", json!({"city": "Bonn", "days": days}))
                     .await
-                    .map_err(|e| format!("forecast failed: {e}"))?;
+                    .map_err(|e| format!("forecast failed: {}", why(&e)))?;
                 let mut progress = Vec::new();
                 let mut output = None;
                 while let Some(update) = updates.next().await {
-                    match update.map_err(|e| format!("forecast failed: {e}"))? {
+                    match update.map_err(|e| format!("forecast failed: {}", why(&e)))? {
                         ActionUpdate::Progress(value) => progress.push(value),
                         ActionUpdate::Output(value) => {
                             output = Some(value);
@@ -566,17 +586,19 @@ async fn calls(
                 let mut events = weather
                     .subscribe_event("userFeedbackReceived")
                     .await
-                    .map_err(|e| format!("cannot subscribe to userFeedbackReceived: {e}"))?;
+                    .map_err(|e| {
+                        format!("cannot subscribe to userFeedbackReceived: {}", why(&e))
+                    })?;
                 let rating = json!({"rating": 5, "comment": format!("helpful, over {name}")});
                 weather
                     .invoke_action("rate", rating.clone())
                     .await
-                    .map_err(|e| format!("rate failed: {e}"))?;
+                    .map_err(|e| format!("rate failed: {}", why(&e)))?;
                 let event = events
                     .next()
                     .await
                     .ok_or("the subscription ended before the event")?
-                    .map_err(|e| format!("the subscription failed: {e}"))?;
+                    .map_err(|e| format!("the subscription failed: {}", why(&e)))?;
                 if event != rating {
                     return Err(format!("the event carries {event}, not {rating}"));
                 }
@@ -634,5 +656,33 @@ async fn shut_down(transcript: &mut Transcript, started: Started, completed: boo
         transcript.step("Shut down (deregister, stop)", work).await;
     } else if let Err(why) = work.await {
         errln!("lmos demo: shutting down: {why}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_refused_call_says_why_over_both_transports() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let geocoder = network::start_geocoder(network::new_key().unwrap())
+            .await
+            .unwrap();
+        let td = geocoder.signed_description().unwrap();
+        let thing = Thing::from_value(td).unwrap();
+        for protocol in ["http", "ws"] {
+            let consumed = ConsumedThing::new(thing.clone(), require_signed(protocol)).unwrap();
+            let error = consumed
+                .invoke_action("geocode", json!({"city": "Atlantis"}))
+                .await
+                .unwrap_err();
+            let text = why(&error);
+            assert!(
+                text.contains("unknown city \"Atlantis\"") && text.contains("Bonn"),
+                "{protocol}: {text}"
+            );
+        }
+        geocoder.stop().await.unwrap();
     }
 }
