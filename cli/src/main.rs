@@ -62,6 +62,11 @@ enum Command {
     /// Exit status: 0 when there is a proof and every proof verifies, 1 otherwise, 2 when the
     /// document could not be read.
     Verify(cmd::verify::Args),
+    /// Run a whole LMOS network in one process and show each step (`lmos demo`), or serve it
+    /// (`lmos demo serve`).
+    ///
+    /// Exit status: 0 when every step worked, 1 when one failed.
+    Demo(cmd::demo::Args),
     #[command(flatten)]
     Client(client::ClientCommand),
 }
@@ -103,6 +108,7 @@ async fn main() -> ExitCode {
         Command::Did(args) => cmd::did::run(args).await,
         Command::Sign(args) => cmd::sign::run(args).await,
         Command::Verify(args) => cmd::verify::run(args).await,
+        Command::Demo(args) => cmd::demo::run(args).await,
         // The client commands use their own exit codes 0-3 (see client.rs).
         Command::Client(command) => u8::try_from(client::run(command).await).unwrap_or(1),
     };

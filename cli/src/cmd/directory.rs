@@ -86,7 +86,8 @@ async fn open_store(db: Option<&str>) -> Result<Arc<dyn DirectoryStore>, String>
     Ok(Arc::new(store))
 }
 
-async fn stop_signal() {
+/// Waits for SIGINT (Ctrl-C) or SIGTERM.
+pub(crate) async fn stop_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};

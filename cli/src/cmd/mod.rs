@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod demo;
 pub mod describe;
 pub mod did;
 pub mod directory;
