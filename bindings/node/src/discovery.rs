@@ -9,8 +9,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use lmos::discovery::{
     ChangeKind, Directory, DirectoryClient, DirectoryError, DirectoryEvent, DirectoryRegistration,
-    DirectorySettings, DirectoryStore, DiscoveryError, PostgresStore, RunningDirectory,
-    SearchQuery, SqliteStore, WatchOptions,
+    DirectorySettings, DiscoveryError, RunningDirectory, SearchQuery, WatchOptions,
 };
 use lmos::thing::handler::BoxStream;
 use napi::Result;
@@ -54,23 +53,6 @@ fn ttl_from(seconds: Option<f64>) -> Result<Option<Duration>> {
     }
 }
 
-/// Opens the store a `db` option names: `sqlite:PATH` (or a plain path) or a PostgreSQL URL.
-async fn open_store(spec: &str) -> std::result::Result<Arc<dyn DirectoryStore>, DirectoryError> {
-    if spec.starts_with("postgres://") || spec.starts_with("postgresql://") {
-        return Ok(Arc::new(PostgresStore::connect(spec).await?));
-    }
-    let path = spec
-        .strip_prefix("sqlite://")
-        .or_else(|| spec.strip_prefix("sqlite:"))
-        .unwrap_or(spec);
-    if path.is_empty() {
-        return Err(DirectoryError::Config(
-            "the db option needs a file path (sqlite:PATH) or a postgres:// URL".into(),
-        ));
-    }
-    Ok(Arc::new(SqliteStore::open(path).await?))
-}
-
 /// Directory server options as the JavaScript layer sends them.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -110,7 +92,7 @@ pub async fn start_directory(options: String) -> Result<NativeDirectoryServer> {
     if let Some(bytes) = options.max_body_bytes {
         settings.max_body_bytes = bytes;
     }
-    let store = open_store(&options.db)
+    let store = lmos::discovery::open_store(&options.db)
         .await
         .map_err(|e| directory_error(&e))?;
     let directory = Directory::with_settings(store, settings);

@@ -13,8 +13,8 @@ use serde_json::{json, Value};
 use tokio::sync::Mutex;
 
 use lmos::discovery::{
-    ChangeKind, Directory, DirectoryError, DirectoryEvent, DirectorySettings, DirectoryStore,
-    PostgresStore, SearchQuery, SqliteStore, WatchOptions,
+    ChangeKind, Directory, DirectoryError, DirectoryEvent, DirectorySettings, SearchQuery,
+    WatchOptions,
 };
 use lmos::thing::BoxStream;
 
@@ -98,25 +98,6 @@ fn kind_name(kind: ChangeKind) -> &'static str {
     }
 }
 
-/// Opens the store a `db` string names: `postgres://…` / `postgresql://…` (passed through to
-/// the PostgreSQL store), else `sqlite:PATH`, `sqlite://PATH` or a plain path (the form
-/// `lmos directory serve --db` takes).
-async fn open_store(db: String) -> Result<Arc<dyn DirectoryStore>, DirectoryError> {
-    if db.starts_with("postgres://") || db.starts_with("postgresql://") {
-        return Ok(Arc::new(PostgresStore::connect(&db).await?));
-    }
-    let path = db
-        .strip_prefix("sqlite://")
-        .or_else(|| db.strip_prefix("sqlite:"))
-        .unwrap_or(&db);
-    if path.is_empty() {
-        return Err(DirectoryError::Config(
-            "the sqlite store needs a file path (sqlite:PATH)".into(),
-        ));
-    }
-    Ok(Arc::new(SqliteStore::open(path).await?))
-}
-
 /// A Thing Description Directory served by this process.
 #[pyclass(module = "lmos._native", frozen)]
 pub struct DirectoryServer {
@@ -165,7 +146,7 @@ impl DirectoryServer {
         awaitable(
             py,
             async move {
-                let store = open_store(db).await?;
+                let store = lmos::discovery::open_store(&db).await?;
                 let directory = Directory::with_settings(store, settings);
                 directory.start(SocketAddr::new(host, port)).await
             },

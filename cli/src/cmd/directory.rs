@@ -8,7 +8,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use lmos::discovery::{Directory, DirectorySettings, DirectoryStore, PostgresStore, SqliteStore};
+use lmos::discovery::{Directory, DirectorySettings, DirectoryStore};
 
 use crate::{EXIT_ERROR, EXIT_OK};
 
@@ -69,21 +69,9 @@ async fn open_store(db: Option<&str>) -> Result<Arc<dyn DirectoryStore>, String>
             format!("sqlite:{}", path.display())
         }
     };
-    if spec.starts_with("postgres://") || spec.starts_with("postgresql://") {
-        let store = PostgresStore::connect(&spec)
-            .await
-            .map_err(|e| e.to_string())?;
-        return Ok(Arc::new(store));
-    }
-    let path = spec
-        .strip_prefix("sqlite://")
-        .or_else(|| spec.strip_prefix("sqlite:"))
-        .unwrap_or(&spec);
-    if path.is_empty() {
-        return Err("--db sqlite: needs a file path".into());
-    }
-    let store = SqliteStore::open(path).await.map_err(|e| e.to_string())?;
-    Ok(Arc::new(store))
+    lmos::discovery::open_store(&spec)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// Waits for SIGINT (Ctrl-C) or SIGTERM.

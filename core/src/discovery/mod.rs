@@ -19,8 +19,8 @@ pub use registration::DirectoryRegistration;
 pub use server::{Directory, DirectorySettings, RunningDirectory};
 pub use sqlite::SqliteStore;
 pub use store::{
-    ChangeEvent, ChangeKind, DirectoryStore, Entry, PutOutcome, RegistrationInfo, SearchQuery,
-    StoredThing,
+    open_store, ChangeEvent, ChangeKind, DirectoryStore, Entry, PutOutcome, RegistrationInfo,
+    SearchQuery, StoredThing,
 };
 
 /// The `@type` a directory gives its own Thing Description.

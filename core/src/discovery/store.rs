@@ -216,3 +216,61 @@ pub trait DirectoryStore: Send + Sync + 'static {
     /// Events as they are recorded, by this process or (for shared stores) any other instance.
     fn subscribe(&self) -> broadcast::Receiver<ChangeEvent>;
 }
+
+/// Opens the store a connection string names, as `lmos directory serve --db` and the language
+/// bindings take it: `postgres://…` or `postgresql://…` for [`PostgresStore`](super::PostgresStore),
+/// else `sqlite:PATH`, `sqlite://PATH` or a plain file path for
+/// [`SqliteStore`](super::SqliteStore) (created when missing).
+pub async fn open_store(spec: &str) -> Result<std::sync::Arc<dyn DirectoryStore>, DirectoryError> {
+    if spec.starts_with("postgres://") || spec.starts_with("postgresql://") {
+        return Ok(std::sync::Arc::new(
+            super::PostgresStore::connect(spec).await?,
+        ));
+    }
+    let path = spec
+        .strip_prefix("sqlite://")
+        .or_else(|| spec.strip_prefix("sqlite:"))
+        .unwrap_or(spec);
+    if path.is_empty() {
+        return Err(DirectoryError::Config(
+            "a directory store needs a file path (sqlite:PATH) or a postgres:// URL".into(),
+        ));
+    }
+    Ok(std::sync::Arc::new(super::SqliteStore::open(path).await?))
+}
+
+#[cfg(test)]
+mod open_store_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_connection_string_picks_the_store() {
+        let dir = std::env::temp_dir().join(format!("lmos-open-store-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for spec in [
+            format!("sqlite:{}", dir.join("a.db").display()),
+            format!("sqlite://{}", dir.join("b.db").display()),
+            dir.join("c.db").display().to_string(),
+        ] {
+            let store = open_store(&spec).await.unwrap();
+            assert!(
+                store
+                    .get("urn:x", Timestamp::now())
+                    .await
+                    .unwrap()
+                    .is_none(),
+                "{spec}"
+            );
+        }
+        assert!(dir.join("a.db").exists() && dir.join("b.db").exists());
+        let empty = open_store("sqlite:").await.err().unwrap();
+        assert_eq!(empty.code(), "directory_config");
+        // A postgres URL goes to the PostgreSQL store: nothing listens on port 1.
+        let refused = open_store("postgres://lmos@127.0.0.1:1/lmos")
+            .await
+            .err()
+            .unwrap();
+        assert_ne!(refused.code(), "directory_config", "{refused}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
