@@ -182,7 +182,7 @@ class InteropTest {
         }
         assumeTrue(python != null, "LMOS_PYTHON is not set: no Python client to run")
         val script = """
-            import asyncio, json, sys, lmos
+            import asyncio, json, os, sys, lmos
             async def main(url):
                 agent = await lmos.consume(url)
                 out = {}
@@ -197,7 +197,18 @@ class InteropTest {
                 except lmos.LmosError as error:
                     out["refused"] = type(error).__name__
                 print(json.dumps(out))
-            asyncio.run(main(sys.argv[1]))
+            code = 0
+            try:
+                asyncio.run(main(sys.argv[1]))
+            except BaseException:
+                import traceback
+                traceback.print_exc()
+                code = 1
+            # Leave without interpreter finalization (see python/README.md: CPython < 3.13 can
+            # abort when a Tokio thread touches the interpreter while it finalizes).
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
         """.trimIndent()
         val file = File.createTempFile("lmos-client", ".py").apply { writeText(script); deleteOnExit() }
         kotlinWeatherAgent { url ->
