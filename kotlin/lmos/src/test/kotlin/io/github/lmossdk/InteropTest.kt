@@ -101,6 +101,8 @@ class InteropTest {
     fun `the Rust weather agent called from Kotlin`() = test {
         AgentProcess(Paths.rustWeatherAgent.path, "--http-port", "0", "--forecast-step-ms", "20").use {
             exerciseWeatherAgent(it.tdUrl)
+            // The conversational convenience against the Rust agent's chat action.
+            assertTrue(chat(it.tdUrl, "Rain in Bonn?").contains("Rain in Bonn?"))
         }
     }
 
@@ -109,6 +111,7 @@ class InteropTest {
         kotlinWeatherAgent { url ->
             assertTrue(url.endsWith("/weatheragent"), url)
             exerciseWeatherAgent(url)
+            assertTrue(consume(url).ask("Snow in Ulm?").contains("Snow in Ulm?"))
         }
     }
 
