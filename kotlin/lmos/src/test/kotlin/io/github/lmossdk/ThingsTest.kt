@@ -49,6 +49,7 @@ fun counterTd(): JsonObject = agent("Counter") {
     action("refuse")
     action("badOutput") { output = schema("integer") }
     action("hang")
+    action("forever")
     event("reset") { data = objectSchema { property("by", stringSchema()) } }
 }
 
@@ -60,6 +61,7 @@ class Counter(val exposed: ExposedThing) {
     val slowStarted = CompletableDeferred<Unit>()
     val slowCancelled = CompletableDeferred<Unit>()
     val releaseSlow = CompletableDeferred<Unit>()
+    val foreverCancelled = CompletableDeferred<Unit>()
 
     init {
         exposed.setProperty("count", JsonPrimitive(0))
@@ -97,6 +99,14 @@ class Counter(val exposed: ExposedThing) {
         exposed.onAction("fail") { throw IllegalStateException("secret internal detail") }
         exposed.onAction("refuse") { throw InvalidInput("try again tomorrow") }
         exposed.onAction("badOutput") { JsonPrimitive("not an integer") }
+        exposed.onActionStream("forever") {
+            progress(JsonPrimitive("started"))
+            try {
+                awaitCancellation()
+            } finally {
+                foreverCancelled.complete(Unit)
+            }
+        }
         exposed.onAction("hang") {
             hangStarted.complete(Unit)
             try {
@@ -407,6 +417,21 @@ class ThingsTest {
             // A protocol preference is only a preference: a thing without such forms is still reached.
             val fallback = consume(counter.exposed.td, ConsumeOptions(protocols = listOf("coap")))
             assertEquals(JsonPrimitive(3), fallback.readProperty("count"))
+        }
+    }
+
+    @Test
+    fun `cancelling the collecting coroutine of a stream cancels the remote handler`() = test {
+        val (servient, counter) = served()
+        servient.serve {
+            val thing = consume(counter.exposed.tdUrl!!)
+            val updates = thing.invokeActionStream("forever")
+            val first = CompletableDeferred<ActionUpdate>()
+            val collector = launch { updates.collect { first.complete(it) } }
+            assertEquals(ActionUpdate.Progress(JsonPrimitive("started")), first.await())
+            collector.cancelAndJoin()
+            // The closed stream drops the request, the core drops the handler, UniFFI cancels it.
+            counter.foreverCancelled.await()
         }
     }
 }
