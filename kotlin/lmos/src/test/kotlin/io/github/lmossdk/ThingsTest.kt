@@ -434,4 +434,24 @@ class ThingsTest {
             counter.foreverCancelled.await()
         }
     }
+
+    @Test
+    fun `servient limits and destroying a thing`() = test {
+        val servient = Servient(httpPort = 0, maxBodyBytes = 64, onInternalError = { internalErrors += it })
+        val counter = Counter(servient.expose(counterTd()))
+        servient.serve {
+            val thing = consume(counter.exposed.tdUrl!!)
+            val big = jsonObjectOf("by" to 1, "padding" to "x".repeat(200))
+            val tooLarge = assertThrows<RemoteError> { thing.invokeAction("add", big) }
+            assertEquals(413, tooLarge.status)
+            assertEquals(JsonPrimitive(0), counter.exposed.propertyValue("count"))
+            assertEquals(JsonPrimitive(1), thing.invokeAction("add", jsonObjectOf("by" to 1)))
+
+            assertTrue(destroy("counter"))
+            assertFalse(destroy("counter"))
+            assertTrue(things.isEmpty())
+            val gone = assertThrows<LmosException> { consume(counter.exposed.tdUrl!!) }
+            assertTrue(gone is RemoteError && gone.status == 404, gone.toString())
+        }
+    }
 }
