@@ -50,6 +50,7 @@ fun counterTd(): JsonObject = agent("Counter") {
     action("badOutput") { output = schema("integer") }
     action("hang")
     action("forever")
+    action("streamFail")
     event("reset") { data = objectSchema { property("by", stringSchema()) } }
 }
 
@@ -106,6 +107,10 @@ class Counter(val exposed: ExposedThing) {
             } finally {
                 foreverCancelled.complete(Unit)
             }
+        }
+        exposed.onActionStream("streamFail") {
+            progress(JsonPrimitive(1))
+            throw IllegalStateException("secret stream detail")
         }
         exposed.onAction("hang") {
             hangStarted.complete(Unit)
@@ -452,6 +457,20 @@ class ThingsTest {
             assertTrue(things.isEmpty())
             val gone = assertThrows<LmosException> { consume(counter.exposed.tdUrl!!) }
             assertTrue(gone is RemoteError && gone.status == 404, gone.toString())
+        }
+    }
+
+    @Test
+    fun `a streaming handler that throws ends the stream with an error`() = test {
+        val (servient, counter) = served()
+        servient.serve {
+            val thing = consume(counter.exposed.tdUrl!!)
+            val seen = mutableListOf<ActionUpdate>()
+            val error = assertThrows<LmosException> { thing.invokeActionStream("streamFail").collect { seen += it } }
+            assertFalse(error.toString().contains("secret stream detail"), error.toString())
+            assertTrue(seen.none { it is ActionUpdate.Output }, seen.toString())
+            assertTrue(internalErrors.any { it.affordance.endsWith("streamFail") && it.message.contains("secret stream detail") }, internalErrors.toString())
+            assertEquals(JsonPrimitive(1), thing.invokeAction("add", jsonObjectOf("by" to 1)))
         }
     }
 }
