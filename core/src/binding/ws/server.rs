@@ -268,6 +268,13 @@ async fn serve_socket(
     let (mut sink, mut stream) = socket.split();
     let (out, mut queue) = mpsc::channel::<Outgoing>(settings.queue_capacity.max(1));
     let ping_interval = settings.ping_interval;
+    // When the writer began to send the first ping since the peer was last heard from (the
+    // reader clears it on every frame): the peer is dead once that ping has gone unanswered for
+    // `pong_timeout`. Counting from the attempt (not from a schedule) means a busy runtime that
+    // pings late never drops a peer it has not asked yet, and a writer stuck on a peer that
+    // stopped reading still counts.
+    let ping_at: Arc<Mutex<Option<Instant>>> = Arc::new(Mutex::new(None));
+    let pinged = ping_at.clone();
     let writer = tokio::spawn(async move {
         let mut ping =
             tokio::time::interval_at(tokio::time::Instant::now() + ping_interval, ping_interval);
@@ -291,6 +298,7 @@ async fn serve_socket(
                     }
                 },
                 _ = ping.tick() => {
+                    crate::thing::lock(&pinged).get_or_insert_with(Instant::now);
                     if sink.send(Frame::Ping(bytes::Bytes::from_static(b"lmos"))).await.is_err() {
                         return;
                     }
@@ -312,14 +320,13 @@ async fn serve_socket(
         in_flight: Arc::new(Semaphore::new(settings.max_in_flight.max(1))),
         max_subscriptions: settings.max_subscriptions,
     };
-    let dead_after = settings.ping_interval + settings.pong_timeout;
-    let mut last_heard = Instant::now();
+    let pong_timeout = settings.pong_timeout;
     let mut liveness = tokio::time::interval(settings.pong_timeout.min(settings.ping_interval));
     loop {
         tokio::select! {
             frame = stream.next() => {
                 let Some(frame) = frame else { break };
-                last_heard = Instant::now();
+                *crate::thing::lock(&ping_at) = None;
                 match frame {
                     Ok(Frame::Text(text)) => reader.handle_text(text.as_str()).await,
                     Ok(Frame::Binary(data)) => match std::str::from_utf8(&data) {
@@ -344,7 +351,8 @@ async fn serve_socket(
                 }
             }
             _ = liveness.tick() => {
-                if last_heard.elapsed() > dead_after {
+                let unanswered = *crate::thing::lock(&ping_at);
+                if unanswered.is_some_and(|at| at.elapsed() > pong_timeout) {
                     break;
                 }
             }
