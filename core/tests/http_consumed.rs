@@ -110,11 +110,14 @@ async fn remote_errors_carry_the_problem() {
         .await
         .unwrap_err()
     {
-        ThingError::Remote {
-            status, problem, ..
-        } => {
-            assert_eq!(status, 400);
-            assert_eq!(problem.unwrap()["errors"][0]["rule"], "type");
+        error @ ThingError::RemoteBadRequest { .. } => {
+            assert_eq!(error.code(), "remote_bad_request");
+            assert_eq!(error.remote_status(), Some(400));
+            assert_eq!(error.remote_problem().unwrap()["errors"][0]["rule"], "type");
+            let ThingError::RemoteBadRequest { violations, .. } = error else {
+                unreachable!()
+            };
+            assert_eq!(violations[0].rule, "type");
         }
         other => panic!("{other:?}"),
     }
@@ -452,9 +455,11 @@ async fn from_url_reports_unusable_urls() {
         .await
         .unwrap_err();
     assert!(
-        matches!(error, ThingError::Remote { status: 404, .. }),
+        matches!(error, ThingError::RemoteNotFound { .. }),
         "{error:?}"
     );
+    assert_eq!(error.code(), "remote_not_found");
+    assert_eq!(error.remote_status(), Some(404));
     let error = ConsumedThing::from_url(
         &lamp.url("test-lamp/properties/brightness"),
         ConsumeOptions::default(),

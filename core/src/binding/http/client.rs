@@ -26,6 +26,8 @@ pub struct HttpRequest {
     pub accept: Option<String>,
     /// Body bytes.
     pub body: Option<Vec<u8>>,
+    /// More request headers (name, value), e.g. a form's `htv:headers`.
+    pub headers: Vec<(String, String)>,
 }
 
 impl HttpRequest {
@@ -37,6 +39,7 @@ impl HttpRequest {
             content_type: None,
             accept: None,
             body: None,
+            headers: Vec::new(),
         }
     }
 }
@@ -168,6 +171,9 @@ impl HttpClient {
         if let Some(accept) = request.accept {
             builder = builder.header(reqwest::header::ACCEPT, accept);
         }
+        for (name, value) in request.headers {
+            builder = builder.header(name, value);
+        }
         if let Some(body) = request.body {
             builder = builder.body(body);
         }
@@ -180,10 +186,7 @@ impl HttpClient {
         if let Some(timeout) = self.timeout {
             builder = builder.timeout(timeout);
         }
-        let response = builder
-            .send()
-            .await
-            .map_err(|e| HttpError::Transport(describe(&e)))?;
+        let response = builder.send().await.map_err(|e| transport(&e))?;
         self.streaming(response).collect().await
     }
 
@@ -193,7 +196,7 @@ impl HttpClient {
             .build(request)?
             .send()
             .await
-            .map_err(|e| HttpError::Transport(describe(&e)))?;
+            .map_err(|e| transport(&e))?;
         Ok(self.streaming(response))
     }
 
@@ -206,9 +209,18 @@ impl HttpClient {
             body: Box::pin(
                 response
                     .bytes_stream()
-                    .map(|chunk| chunk.map_err(|e| HttpError::Transport(describe(&e)))),
+                    .map(|chunk| chunk.map_err(|e| transport(&e))),
             ),
         }
+    }
+}
+
+/// A transport error, or a timeout when reqwest's own timeout fired.
+fn transport(error: &reqwest::Error) -> HttpError {
+    if error.is_timeout() {
+        HttpError::Timeout(describe(error))
+    } else {
+        HttpError::Transport(describe(error))
     }
 }
 
