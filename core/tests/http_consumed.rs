@@ -583,7 +583,13 @@ async fn late_action_update_subscribers_get_the_current_progress_first() {
         ActionUpdate::Output(json!("done"))
     );
     // Server side, the same rule: a finished instance yields its result at once.
-    let id = handle.status_url().unwrap().rsplit('/').next().unwrap().to_owned();
+    let id = handle
+        .status_url()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
     let mut late = exposed.action_updates("run", &id).unwrap();
     assert_eq!(
         late.next().await.unwrap().unwrap(),

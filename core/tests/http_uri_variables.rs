@@ -24,11 +24,15 @@ fn weather_thing() -> Thing {
         .build();
     let mut forecast = IndexMap::new();
     forecast.insert("city".to_owned(), DataSchema::of_type("string"));
-    forecast.insert("days".to_owned(), DataSchema::of_type("integer").range(1, 7));
+    forecast.insert(
+        "days".to_owned(),
+        DataSchema::of_type("integer").range(1, 7),
+    );
     thing.actions["forecast"].uri_variables = Some(forecast);
     let mut temperature = IndexMap::new();
     let mut unit = DataSchema::of_type("string");
-    unit.extra.insert("enum".into(), json!(["celsius", "fahrenheit"]));
+    unit.extra
+        .insert("enum".into(), json!(["celsius", "fahrenheit"]));
     temperature.insert("unit".to_owned(), unit);
     thing.properties["temperature"].uri_variables = Some(temperature);
     thing
@@ -63,7 +67,9 @@ async fn forms_carry_a_query_template_and_handlers_get_typed_values() {
         .await
         .unwrap();
     let forms = &consumed.thing().actions["forecast"].forms;
-    assert!(forms[0].href.ends_with("/weather/actions/forecast{?city,days}"));
+    assert!(forms[0]
+        .href
+        .ends_with("/weather/actions/forecast{?city,days}"));
     assert!(forms[0].href.starts_with("http://127.0.0.1:"));
     let forms = &consumed.thing().properties["temperature"].forms;
     assert!(forms[0].href.ends_with("/properties/temperature{?unit}"));
@@ -167,9 +173,8 @@ async fn bad_variables_are_refused_by_the_client_and_by_the_server() {
 /// A foreign server with a path variable (`{id}`) and a query template: the client expands both.
 #[tokio::test]
 async fn expands_path_and_query_templates_of_any_server() {
-    let app = axum::Router::new().fallback(|uri: axum::http::Uri| async move {
-        axum::Json(Value::String(uri.to_string()))
-    });
+    let app = axum::Router::new()
+        .fallback(|uri: axum::http::Uri| async move { axum::Json(Value::String(uri.to_string())) });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let server = tokio::spawn(async move { axum::serve(listener, app).await });

@@ -12,7 +12,7 @@ use url::Url;
 use super::handler::{ActionState, ActionStatus, ActionUpdate, ActionUpdates, ValueStream};
 use super::{lock, ThingError};
 use crate::binding::http::client::{sse_events, HttpClient, HttpRequest, HttpResponse};
-use crate::binding::http::forms::{asks_subscribed_headers, LONG_POLL, SSE, SUBSCRIBED_PREFERENCE};
+use crate::binding::http::forms::{LONG_POLL, SSE, SUBSCRIBED_PREFERENCE};
 use crate::binding::http::uri_template;
 use crate::binding::http::{EVENT_STREAM, TD_JSON};
 use crate::binding::ws::client::{WsReplies, WsTopic};
@@ -124,9 +124,6 @@ struct Target {
     subprotocol: Option<Subprotocol>,
     /// A WebSocket (`lmosprotocol`) form.
     ws: bool,
-    /// A long-poll form whose server sends the headers once it listens (`Prefer:
-    /// lmos-subscribed`).
-    subscribed_headers: bool,
 }
 
 struct ConsumedInner {
@@ -429,8 +426,6 @@ impl ConsumedThing {
                 accept,
                 subprotocol,
                 ws: ws_form,
-                subscribed_headers: subprotocol == Some(Subprotocol::LongPoll)
-                    && asks_subscribed_headers(form),
             };
             let rank = (
                 protocol_rank,
@@ -1224,21 +1219,32 @@ impl ConsumedThing {
             }
             _ => {
                 let client = self.inner.client.clone();
+                let prefer = || ("prefer".to_owned(), SUBSCRIBED_PREFERENCE.to_owned());
+                // The handshake node-wot makes too, asking whether the server sends a poll's
+                // headers once it listens (`Prefer: lmos-subscribed`, answered with
+                // `Preference-Applied`). If it does, the first poll is open before this returns
+                // and no value emitted after the call is lost. Other servers give no such signal
+                // (a failing handshake is not an error: the polls say what is wrong).
+                let mut handshake = HttpRequest::new("HEAD", target.url.clone());
+                handshake.headers.push(prefer());
+                let subscribed = match client.send(handshake).await {
+                    Ok(response) => {
+                        is_success(response.status)
+                            && response.preference_applied.as_deref().is_some_and(|v| {
+                                v.split(',').any(|p| p.trim() == SUBSCRIBED_PREFERENCE)
+                            })
+                    }
+                    Err(_) => false,
+                };
                 let poll = move |target: &Target| {
                     let mut request = HttpRequest::new(&target.method, target.url.clone());
                     request.accept = Some(target.accept.clone());
-                    if target.subscribed_headers {
-                        request
-                            .headers
-                            .push(("prefer".into(), SUBSCRIBED_PREFERENCE.into()));
+                    if subscribed {
+                        request.headers.push(prefer());
                     }
                     request
                 };
-                // A server that answers `Prefer: lmos-subscribed` sends the headers once it
-                // listens: the first poll is open before this returns, so no value emitted after
-                // it is lost. (Other servers give no such signal; their first poll starts here
-                // too but may still be on its way.)
-                let first = if target.subscribed_headers {
+                let first = if subscribed {
                     Some(client.open(poll(&target)).await)
                 } else {
                     None
@@ -1264,7 +1270,7 @@ impl ConsumedThing {
                         };
                         // 204, or an empty body after early headers: the poll timed out.
                         if response.status == 204
-                            || (target.subscribed_headers
+                            || (subscribed
                                 && is_success(response.status)
                                 && response.body.is_empty())
                         {

@@ -53,6 +53,8 @@ pub struct HttpResponse {
     pub content_type: Option<String>,
     /// `Location`, if any.
     pub location: Option<String>,
+    /// `Preference-Applied`, if any.
+    pub preference_applied: Option<String>,
     /// Body bytes.
     pub body: Bytes,
 }
@@ -65,6 +67,8 @@ pub struct StreamingResponse {
     pub content_type: Option<String>,
     /// `Location`, if any.
     pub location: Option<String>,
+    /// `Preference-Applied`, if any.
+    pub preference_applied: Option<String>,
     /// The body, chunk by chunk.
     pub body: BoxStream<Result<Bytes, HttpError>>,
     /// Largest body [`collect`](Self::collect) accepts.
@@ -95,6 +99,7 @@ impl StreamingResponse {
             status: self.status,
             content_type: self.content_type,
             location: self.location,
+            preference_applied: self.preference_applied,
             body: Bytes::from(body),
         })
     }
@@ -206,6 +211,10 @@ impl HttpClient {
             status: response.status().as_u16(),
             content_type: header(&response, reqwest::header::CONTENT_TYPE),
             location: header(&response, reqwest::header::LOCATION),
+            preference_applied: header(
+                &response,
+                reqwest::header::HeaderName::from_static("preference-applied"),
+            ),
             body: Box::pin(
                 response
                     .bytes_stream()

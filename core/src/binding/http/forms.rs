@@ -14,32 +14,9 @@ pub const SSE: &str = "sse";
 /// Subprotocol name of long-poll forms.
 pub const LONG_POLL: &str = "longpoll";
 /// The `Prefer` token of a long-poll request that wants the response headers as soon as the
-/// server listens for the next value (the server answers `Preference-Applied` with it). The
-/// long-poll forms of this server list it in `htv:headers`.
+/// server listens for the next value (the server answers `Preference-Applied` with it, also to a
+/// `HEAD` that asks whether it would). See `docs/http-binding.md`.
 pub const SUBSCRIBED_PREFERENCE: &str = "lmos-subscribed";
-/// `htv:headers`: request headers a form asks for.
-pub const HTV_HEADERS: &str = "htv:headers";
-/// `htv:fieldName` of an `htv:headers` entry.
-pub const HTV_FIELD_NAME: &str = "htv:fieldName";
-/// `htv:fieldValue` of an `htv:headers` entry.
-pub const HTV_FIELD_VALUE: &str = "htv:fieldValue";
-
-/// Whether a form asks for `Prefer: lmos-subscribed` (see [`SUBSCRIBED_PREFERENCE`]).
-pub fn asks_subscribed_headers(form: &Form) -> bool {
-    form.extra
-        .get(HTV_HEADERS)
-        .and_then(Value::as_array)
-        .is_some_and(|headers| {
-            headers.iter().any(|h| {
-                h.get(HTV_FIELD_NAME)
-                    .and_then(Value::as_str)
-                    .is_some_and(|n| n.eq_ignore_ascii_case("prefer"))
-                    && h.get(HTV_FIELD_VALUE)
-                        .and_then(Value::as_str)
-                        .is_some_and(|v| v.split(',').any(|p| p.trim() == SUBSCRIBED_PREFERENCE))
-            })
-        })
-}
 
 /// Percent-encodes a name for use as one URL path segment (RFC 3986 unreserved characters stay).
 pub fn encode_segment(name: &str) -> String {
@@ -77,13 +54,6 @@ fn stream_forms(href: &str, template: &str, ops: &[&str]) -> Vec<Form> {
     sse.subprotocol = Some(SSE.to_owned());
     let mut long_poll = form(&format!("{href}/{LONG_POLL}{template}"), ops, None, JSON);
     long_poll.subprotocol = Some(LONG_POLL.to_owned());
-    long_poll.extra.insert(
-        HTV_HEADERS.to_owned(),
-        serde_json::json!([{
-            HTV_FIELD_NAME: "Prefer",
-            HTV_FIELD_VALUE: SUBSCRIBED_PREFERENCE,
-        }]),
-    );
     vec![sse, long_poll]
 }
 

@@ -215,7 +215,7 @@ async fn dispatch(registry: &Registry, request: Request) -> Response {
             // that follows waits for a value. `HEAD` on an SSE route opens nothing either.
             let (kind, sse) = (*kind, *sse);
             if head {
-                handshake(registry, kind, thing, name)
+                handshake(registry, kind, thing, name, headers)
             } else if sse {
                 stream_sse(registry, kind, thing, name)
             } else {
@@ -500,8 +500,9 @@ fn uri_variables(
     name: &str,
     query: Option<&str>,
 ) -> Map<String, Value> {
-    match thing.declared_uri_variables(kind, name) {
-        Some(declared) => super::uri_template::parse_query(query, &declared),
+    // No query, no variables: the declarations are not even looked up.
+    match query.and_then(|_| thing.declared_uri_variables(kind, name)) {
+        Some(declared) => super::uri_template::parse_query(query, declared),
         None => Map::new(),
     }
 }
@@ -718,10 +719,25 @@ async fn stream_long_poll(
 
 /// node-wot's long-poll client sends `HEAD` first and wants a quick 2xx; the `GET` that follows
 /// waits for a value.
-fn handshake(registry: &Registry, kind: AffordanceKind, slug: &str, name: &str) -> Reply {
+/// A `HEAD` with `Prefer: lmos-subscribed` learns from `Preference-Applied` that a `GET` with it
+/// gets its headers once the server listens.
+fn handshake(
+    registry: &Registry,
+    kind: AffordanceKind,
+    slug: &str,
+    name: &str,
+    headers: &HeaderMap,
+) -> Reply {
     let thing = lookup(registry, slug)?;
     drop(values(&thing, kind, name)?);
-    Ok(StatusCode::OK.into_response())
+    let mut response = StatusCode::OK.into_response();
+    if wants_subscribed_headers(headers) {
+        response.headers_mut().insert(
+            HeaderName::from_static("preference-applied"),
+            HeaderValue::from_static(SUBSCRIBED_PREFERENCE),
+        );
+    }
+    Ok(response)
 }
 
 // ----- actions --------------------------------------------------------------------------------
