@@ -222,6 +222,11 @@ pub(crate) struct Registry {
 }
 
 impl Registry {
+    /// Whether the WebSocket endpoint is served on the HTTP port too (as by [`Servient::router`]).
+    pub(crate) fn websocket_on_http_port(&self) -> bool {
+        self.websocket
+    }
+
     /// Completes when the servient starts shutting down.
     pub(crate) fn closed(&self) -> crate::thing::BoxFuture<()> {
         let mut closing = self.closing.subscribe();
@@ -469,7 +474,10 @@ impl Servient {
         };
         self.inner.closing.send_replace(false);
         let (shutdown, on_shutdown) = oneshot::channel::<()>();
-        let app = self.router();
+        // The routes of `router()`, served without an axum `Router` in front (see
+        // `server::serve`).
+        let app = axum::handler::Handler::with_state(server::serve, self.inner.clone())
+            .into_make_service();
         let task = tokio::spawn(async move {
             let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
                 let _ = on_shutdown.await;

@@ -57,6 +57,21 @@ pub(crate) fn router(registry: AppState) -> Router {
         .with_state(registry)
 }
 
+/// What `Servient::start` serves on its HTTP port: the same [`dispatch`] as [`router`], and the
+/// WebSocket endpoint when it shares the port, without an axum `Router` in front (no route table
+/// to match, no boxed route service to clone, no path parameters stored per request).
+pub(crate) async fn serve(State(registry): State<AppState>, request: Request) -> Response {
+    if request.uri().path() == crate::binding::ws::WS_PATH && registry.websocket_on_http_port() {
+        return axum::handler::Handler::<_, AppState>::call(
+            crate::binding::ws::server::upgrade,
+            request,
+            registry,
+        )
+        .await;
+    }
+    dispatch(&registry, request).await
+}
+
 // ----- routing --------------------------------------------------------------------------------
 
 /// A matched URL pattern, with its (percent-decoded) path segments.
@@ -126,55 +141,62 @@ fn route(path: &str) -> Result<Option<Route<'_>>, Problem> {
     let Some(rest) = path.strip_prefix('/') else {
         return Ok(None);
     };
-    let mut raw = rest.split('/');
-    let mut parts: [Option<Cow<'_, str>>; 5] = Default::default();
-    let mut count = 0;
-    for part in raw.by_ref() {
-        if count == parts.len() {
-            return Ok(None);
-        }
-        match segment(part) {
-            Ok(Some(decoded)) => parts[count] = Some(decoded),
-            Ok(None) => return Ok(None),
-            Err(()) => {
-                return Err(Problem::new(
-                    StatusCode::BAD_REQUEST,
-                    "bad_request",
-                    "bad request",
-                    Some("a path segment is not UTF-8".into()),
-                ))
-            }
-        }
-        count += 1;
+    let not_utf8 = || {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "bad request",
+            Some("a path segment is not UTF-8".into()),
+        )
+    };
+    // At most four separators; the fixed words (`properties`, `sse`, ...) are compared raw.
+    let mut raw = rest.splitn(5, '/');
+    let (thing, collection, name, last, extra) =
+        (raw.next(), raw.next(), raw.next(), raw.next(), raw.next());
+    if extra.is_some() {
+        return Ok(None);
     }
-    let [a, b, c, d, e] = parts;
-    let (Some(thing), collection) = (a, b) else {
+    let Some(thing) = segment(thing.unwrap_or_default()).map_err(|()| not_utf8())? else {
         return Ok(None);
     };
     let Some(collection) = collection else {
         return Ok(Some(Route::Thing(thing)));
     };
-    Ok(match (collection.as_ref(), c, d, e) {
-        ("properties", None, None, None) => Some(Route::Properties(thing)),
-        ("properties", Some(name), None, None) => Some(Route::Property(thing, name)),
-        ("properties", Some(name), Some(sub), None) if sub == SSE || sub == LONG_POLL => {
-            Some(Route::Stream {
-                kind: AffordanceKind::Property,
+    let name = match name {
+        None => None,
+        Some(raw) => match segment(raw).map_err(|()| not_utf8())? {
+            Some(name) => Some(name),
+            None => return Ok(None),
+        },
+    };
+    let stream = |kind| match last {
+        Some(sub) if sub == SSE || sub == LONG_POLL => Some(sub == SSE).map(|sse| (kind, sse)),
+        _ => None,
+    };
+    Ok(match (collection, name) {
+        ("properties", None) => Some(Route::Properties(thing)),
+        ("properties", Some(name)) if last.is_none() => Some(Route::Property(thing, name)),
+        ("properties", Some(name)) => {
+            stream(AffordanceKind::Property).map(|(kind, sse)| Route::Stream {
+                kind,
                 thing,
                 name,
-                sse: sub == SSE,
+                sse,
             })
         }
-        ("events", Some(name), Some(sub), None) if sub == SSE || sub == LONG_POLL => {
-            Some(Route::Stream {
-                kind: AffordanceKind::Event,
-                thing,
-                name,
-                sse: sub == SSE,
-            })
-        }
-        ("actions", Some(name), None, None) => Some(Route::Action(thing, name)),
-        ("actions", Some(name), Some(id), None) => Some(Route::Instance(thing, name, id)),
+        ("events", Some(name)) => stream(AffordanceKind::Event).map(|(kind, sse)| Route::Stream {
+            kind,
+            thing,
+            name,
+            sse,
+        }),
+        ("actions", Some(name)) => match last {
+            None => Some(Route::Action(thing, name)),
+            Some(id) => match segment(id).map_err(|()| not_utf8())? {
+                Some(id) => Some(Route::Instance(thing, name, id)),
+                None => None,
+            },
+        },
         _ => None,
     })
 }
