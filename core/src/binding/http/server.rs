@@ -192,10 +192,9 @@ fn route(path: &str) -> Result<Option<Route<'_>>, Problem> {
         }),
         ("actions", Some(name)) => match last {
             None => Some(Route::Action(thing, name)),
-            Some(id) => match segment(id).map_err(|()| not_utf8())? {
-                Some(id) => Some(Route::Instance(thing, name, id)),
-                None => None,
-            },
+            Some(id) => segment(id)
+                .map_err(|()| not_utf8())?
+                .map(|id| Route::Instance(thing, name, id)),
         },
         _ => None,
     })
