@@ -123,7 +123,11 @@ const ERROR_CLASSES = {
   handler_failed: HandlerFailed,
   no_form: NoForm,
   remote_error: RemoteError,
+  // A 404 or 400 answer: still a RemoteError (with `status`); `code` tells them apart.
+  remote_not_found: RemoteError,
+  remote_bad_request: RemoteError,
   transport: TransportError,
+  timeout: TransportError,
   codec: CodecError,
   action_failed: ActionFailed,
   action_cancelled: ActionCancelled,

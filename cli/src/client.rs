@@ -237,6 +237,8 @@ impl Printer {
 pub fn exit_code(error: &ThingError) -> i32 {
     match error {
         ThingError::Remote { .. }
+        | ThingError::RemoteNotFound { .. }
+        | ThingError::RemoteBadRequest { .. }
         | ThingError::ActionFailed { .. }
         | ThingError::ActionCancelled
         | ThingError::ActionFinished
@@ -254,11 +256,7 @@ pub fn exit_code(error: &ThingError) -> i32 {
 
 fn report(error: &ThingError) -> i32 {
     eprintln!("lmos: {error} [{}]", error.code());
-    if let ThingError::Remote {
-        problem: Some(problem),
-        ..
-    } = error
-    {
+    if let Some(problem) = error.remote_problem() {
         if let Some(errors) = problem.get("errors").and_then(Value::as_array) {
             for item in errors {
                 eprintln!("  {}", item);

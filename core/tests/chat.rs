@@ -260,7 +260,7 @@ async fn a_request_without_messages_is_invalid_input() {
         .await
         .unwrap_err();
     assert!(
-        matches!(error, ThingError::Remote { status: 400, .. }),
+        matches!(error, ThingError::RemoteBadRequest { .. }),
         "{error:?}"
     );
 
@@ -301,8 +301,7 @@ async fn the_handler_adapter_refuses_non_requests_even_without_a_schema() {
         .await
         .unwrap_err();
     match &error {
-        ThingError::Remote { status, detail, .. } => {
-            assert_eq!(*status, 400);
+        ThingError::RemoteBadRequest { detail, .. } => {
             assert!(
                 detail.as_deref().unwrap_or_default().contains("messages"),
                 "{error:?}"

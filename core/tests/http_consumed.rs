@@ -110,11 +110,14 @@ async fn remote_errors_carry_the_problem() {
         .await
         .unwrap_err()
     {
-        ThingError::Remote {
-            status, problem, ..
-        } => {
-            assert_eq!(status, 400);
-            assert_eq!(problem.unwrap()["errors"][0]["rule"], "type");
+        error @ ThingError::RemoteBadRequest { .. } => {
+            assert_eq!(error.code(), "remote_bad_request");
+            assert_eq!(error.remote_status(), Some(400));
+            assert_eq!(error.remote_problem().unwrap()["errors"][0]["rule"], "type");
+            let ThingError::RemoteBadRequest { violations, .. } = error else {
+                unreachable!()
+            };
+            assert_eq!(violations[0].rule, "type");
         }
         other => panic!("{other:?}"),
     }
@@ -452,9 +455,11 @@ async fn from_url_reports_unusable_urls() {
         .await
         .unwrap_err();
     assert!(
-        matches!(error, ThingError::Remote { status: 404, .. }),
+        matches!(error, ThingError::RemoteNotFound { .. }),
         "{error:?}"
     );
+    assert_eq!(error.code(), "remote_not_found");
+    assert_eq!(error.remote_status(), Some(404));
     let error = ConsumedThing::from_url(
         &lamp.url("test-lamp/properties/brightness"),
         ConsumeOptions::default(),
@@ -489,4 +494,163 @@ async fn from_url_reports_unusable_urls() {
         .await
         .unwrap_err();
     assert_eq!(error.code(), "transport");
+}
+
+/// The first value after `observe_property`/`subscribe_event` returns is never lost, over
+/// long-poll too: the servient's long-poll forms ask for `Prefer: lmos-subscribed`, and the
+/// call returns once the server has answered with the headers of the first poll.
+#[tokio::test]
+async fn long_poll_streams_listen_before_they_are_returned() {
+    let lamp = start_lamp().await;
+    let options = ConsumeOptions {
+        subprotocols: vec![Subprotocol::LongPoll],
+        ..ConsumeOptions::default()
+    };
+    let lamp_thing = ConsumedThing::from_url(&lamp.td_url, options)
+        .await
+        .unwrap();
+    // A hang guard only: without the fix the value is dropped and `next` never returns.
+    let guard = Duration::from_secs(30);
+    for round in 0..3 {
+        let mut values = lamp_thing.observe_property("brightness").await.unwrap();
+        lamp.exposed
+            .set_property("brightness", json!(round))
+            .unwrap();
+        let value = tokio::time::timeout(guard, values.next())
+            .await
+            .expect("the first value after observe_property was lost");
+        assert_eq!(value.unwrap().unwrap(), json!(round));
+        drop(values);
+
+        let mut events = lamp_thing.subscribe_event("alarm").await.unwrap();
+        lamp.exposed
+            .emit_event("alarm", json!({"level": round}))
+            .unwrap();
+        let event = tokio::time::timeout(guard, events.next())
+            .await
+            .expect("the first event after subscribe_event was lost");
+        assert_eq!(event.unwrap().unwrap(), json!({"level": round}));
+    }
+}
+
+/// A late subscriber to a running asynchronous action gets the progress already reported,
+/// then the rest.
+#[tokio::test]
+async fn late_action_update_subscribers_get_the_current_progress_first() {
+    let servient = Servient::builder().http_port(0).build().unwrap();
+    let exposed = servient
+        .expose(
+            ThingBuilder::tool("Job")
+                .action("run", ActionAffordance::new().synchronous(false))
+                .build(),
+        )
+        .unwrap();
+    let release = Arc::new(tokio::sync::Notify::new());
+    let gate = release.clone();
+    exposed
+        .on_action_stream(
+            "run",
+            lmos::thing::handler::stream_with(move |_input: Value, _ctx| {
+                let gate = gate.clone();
+                async_stream::stream! {
+                    yield Ok(ActionUpdate::Progress(json!(1)));
+                    gate.notified().await;
+                    yield Ok(ActionUpdate::Progress(json!(2)));
+                    yield Ok(ActionUpdate::Output(json!("done")));
+                }
+            }),
+        )
+        .unwrap();
+    servient.start().await.unwrap();
+    let job = consume(&exposed.td_url().unwrap()).await;
+    let handle = job.start_action("run", Value::Null).await.unwrap();
+    // Wait until the first progress value is reported (a condition, not a duration).
+    while handle.query().await.unwrap().progress != Some(json!(1)) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let mut updates = handle.clone().updates();
+    // A hang guard only: without the replay the first update would wait for the handler, which
+    // waits for `release`.
+    let first = tokio::time::timeout(Duration::from_secs(30), updates.next())
+        .await
+        .expect("the progress already reported was not replayed");
+    assert_eq!(first.unwrap().unwrap(), ActionUpdate::Progress(json!(1)));
+    release.notify_one();
+    assert_eq!(
+        updates.next().await.unwrap().unwrap(),
+        ActionUpdate::Progress(json!(2))
+    );
+    assert_eq!(
+        updates.next().await.unwrap().unwrap(),
+        ActionUpdate::Output(json!("done"))
+    );
+    // Server side, the same rule: a finished instance yields its result at once.
+    let id = handle
+        .status_url()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let mut late = exposed.action_updates("run", &id).unwrap();
+    assert_eq!(
+        late.next().await.unwrap().unwrap(),
+        ActionUpdate::Output(json!("done"))
+    );
+    servient.shutdown().await;
+}
+
+/// `protocols` ranks forms; with `only_protocols` it also restricts them.
+#[tokio::test]
+async fn only_protocols_restricts_the_forms_used() {
+    let lamp = start_lamp().await;
+    let options = |only_protocols, protocols: &[&str]| ConsumeOptions {
+        protocols: protocols.iter().map(|p| (*p).to_owned()).collect(),
+        only_protocols,
+        ..ConsumeOptions::default()
+    };
+    let ranked = ConsumedThing::from_url(&lamp.td_url, options(false, &["coap"]))
+        .await
+        .unwrap();
+    assert_eq!(ranked.read_property("brightness").await.unwrap(), json!(50));
+    let restricted = ConsumedThing::from_url(&lamp.td_url, options(true, &["coap"]))
+        .await
+        .unwrap();
+    let error = restricted.read_property("brightness").await.unwrap_err();
+    assert!(matches!(error, ThingError::NoForm { .. }), "{error:?}");
+    let error = restricted
+        .invoke_action("echo", json!({"text": "x"}))
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), "no_form");
+    let http = ConsumedThing::from_url(&lamp.td_url, options(true, &["coap", "http"]))
+        .await
+        .unwrap();
+    assert_eq!(http.read_property("brightness").await.unwrap(), json!(50));
+}
+
+/// A request that gets no answer in time is a `Timeout`, not a transport error.
+#[tokio::test]
+async fn unanswered_requests_time_out() {
+    // A server that accepts the connection and never answers.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let held = tokio::spawn(async move {
+        let mut sockets = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            sockets.push(socket);
+        }
+    });
+    let error = ConsumedThing::from_url(
+        &format!("http://{address}/thing"),
+        ConsumeOptions {
+            timeout: Some(Duration::from_millis(200)),
+            ..ConsumeOptions::default()
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(error, ThingError::Timeout(_)), "{error:?}");
+    assert_eq!(error.code(), "timeout");
+    held.abort();
 }

@@ -16,8 +16,8 @@
 //! | `BadRequest` | `BadRequest` |
 //! | `HandlerFailed` | `HandlerFailed` |
 //! | `NoForm` | `NoForm` |
-//! | `RemoteError` | `Remote` (`status`, `title`, `detail`, `problem`) |
-//! | `TransportError` | `Transport` (unreachable peer, broken connection, timeout) |
+//! | `RemoteError` | `Remote`, `RemoteNotFound` (404), `RemoteBadRequest` (400) (`status`, `title`, `detail`, `problem`; `code` tells them apart) |
+//! | `TransportError` | `Transport` (unreachable peer, broken connection), `Timeout` |
 //! | `CodecError` | `Codec` |
 //! | `ActionFailed` | `ActionFailed` (`problem`) |
 //! | `ActionCancelled` | `ActionCancelled` |
@@ -515,7 +515,26 @@ pub fn thing_error(py: Python<'_>, error: &ThingError) -> PyErr {
             with_attr(py, &err, "problem", problem);
             err
         }
-        ThingError::Transport(_) => TransportError::new_err(message),
+        ThingError::RemoteNotFound {
+            title,
+            detail,
+            problem,
+        }
+        | ThingError::RemoteBadRequest {
+            title,
+            detail,
+            problem,
+            ..
+        } => {
+            let err = RemoteError::new_err(message);
+            with_attr(py, &err, "status", error.remote_status().unwrap_or(0));
+            with_attr(py, &err, "title", title.as_str());
+            with_attr(py, &err, "detail", detail.as_deref());
+            let problem = problem.as_ref().and_then(|p| to_py(py, p).ok());
+            with_attr(py, &err, "problem", problem);
+            err
+        }
+        ThingError::Transport(_) | ThingError::Timeout(_) => TransportError::new_err(message),
         ThingError::Codec(_) => CodecError::new_err(message),
         ThingError::ActionFailed { title, problem } => {
             let err = ActionFailed::new_err(message);

@@ -1,9 +1,6 @@
-//! Where the guards meet the bindings: the HTTP layer in front of every route, and the checks
+//! Where the guards meet the bindings: the check in front of every HTTP route, and the checks
 //! of the WebSocket handshake and messages.
 
-use std::sync::Arc;
-
-use axum::extract::Request;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use percent_encoding::percent_decode_str;
@@ -67,83 +64,17 @@ fn operation(method: &str, path: &str) -> Option<(String, Target, String, &'stat
     Some((slug, target, name, op))
 }
 
-/// The layer in front of every HTTP route. While no exposed thing is protected a request costs
-/// one atomic load and goes straight to the route (no boxing, no lookup).
-#[derive(Clone)]
-pub(crate) struct HttpGuardLayer {
-    registry: Arc<Registry>,
-}
-
-impl HttpGuardLayer {
-    /// Guards the routes of `registry`'s things.
-    pub(crate) fn new(registry: Arc<Registry>) -> Self {
-        HttpGuardLayer { registry }
-    }
-}
-
-impl<S> tower_layer::Layer<S> for HttpGuardLayer {
-    type Service = HttpGuard<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        HttpGuard {
-            inner,
-            registry: self.registry.clone(),
-        }
-    }
-}
-
-/// See [`HttpGuardLayer`].
-#[derive(Clone)]
-pub(crate) struct HttpGuard<S> {
-    inner: S,
-    registry: Arc<Registry>,
-}
-
-type Checked = std::pin::Pin<
-    Box<dyn std::future::Future<Output = Result<Response, std::convert::Infallible>> + Send>,
->;
-
-impl<S> tower_service::Service<Request> for HttpGuard<S>
-where
-    S: tower_service::Service<Request, Response = Response, Error = std::convert::Infallible>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-{
-    type Response = Response;
-    type Error = std::convert::Infallible;
-    type Future = futures::future::Either<S::Future, Checked>;
-
-    fn poll_ready(
-        &mut self,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: Request) -> Self::Future {
-        if !self.registry.any_guarded() {
-            return futures::future::Either::Left(self.inner.call(request));
-        }
-        // The service that was polled ready serves this request; a clone stays for the next.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        let registry = self.registry.clone();
-        futures::future::Either::Right(Box::pin(async move {
-            let refusal = refusal_for(
-                &registry,
-                request.method().as_str(),
-                request.uri(),
-                request.headers(),
-            )
-            .await;
-            if let Some(refusal) = refusal {
-                return Ok(refusal_response(&refusal));
-            }
-            inner.call(request).await
-        }))
-    }
+/// The refusal of a request to the HTTP layout, as its response (`None`: let it through).
+/// Called first by the servient's dispatcher, on its own port and where its router is mounted.
+pub(crate) async fn refusal_response_for(
+    registry: &Registry,
+    method: &str,
+    uri: &axum::http::Uri,
+    headers: &axum::http::HeaderMap,
+) -> Option<Response> {
+    refusal_for(registry, method, uri, headers)
+        .await
+        .map(|refusal| refusal_response(&refusal))
 }
 
 /// Why `request` is refused, if it is.

@@ -1,5 +1,6 @@
 //! [`ConsumedThing`]: calls a thing by following the forms of its Thing Description.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -11,7 +12,8 @@ use url::Url;
 use super::handler::{ActionState, ActionStatus, ActionUpdate, ActionUpdates, ValueStream};
 use super::{lock, ThingError};
 use crate::binding::http::client::{sse_events, HttpClient, HttpRequest, HttpResponse};
-use crate::binding::http::forms::{LONG_POLL, SSE};
+use crate::binding::http::forms::{LONG_POLL, SSE, SUBSCRIBED_PREFERENCE};
+use crate::binding::http::uri_template;
 use crate::binding::http::{EVENT_STREAM, TD_JSON};
 use crate::binding::ws::client::{WsReplies, WsTopic};
 use crate::binding::ws::{self, Body, Dialect, Message, StatusValue, WsClient, WsClientOptions};
@@ -55,8 +57,12 @@ impl Subprotocol {
 #[derive(Debug, Clone)]
 pub struct ConsumeOptions {
     /// URI schemes in order of preference (`http` also matches `https`, `ws` also `wss`);
-    /// empty = HTTP first, then WebSocket (`lmosprotocol`) forms.
+    /// empty = HTTP first, then WebSocket (`lmosprotocol`) forms. Forms of other schemes are
+    /// still used when none of these has one, unless [`only_protocols`](Self::only_protocols).
     pub protocols: Vec<String>,
+    /// Use only forms whose scheme is in [`protocols`](Self::protocols) (default off: the list
+    /// only ranks). With an empty list this has no effect.
+    pub only_protocols: bool,
     /// The `lmosprotocol` dialect spoken over WebSocket forms (default: the spec's).
     pub dialect: Dialect,
     /// Content types in order of preference; empty = `application/json` first, then any
@@ -91,6 +97,7 @@ impl Default for ConsumeOptions {
     fn default() -> Self {
         ConsumeOptions {
             protocols: Vec::new(),
+            only_protocols: false,
             dialect: Dialect::Spec,
             content_types: Vec::new(),
             subprotocols: vec![Subprotocol::Sse, Subprotocol::LongPoll],
@@ -103,6 +110,23 @@ impl Default for ConsumeOptions {
             did_resolver: DidResolver::default(),
             credentials: None,
             extra_ca_pem: None,
+        }
+    }
+}
+
+/// Per-call options of an interaction (like node-wot's `InteractionOptions`).
+#[derive(Debug, Clone, Default)]
+pub struct InteractionOptions {
+    /// Values of the affordance's `uriVariables`, by name: checked against their schemas (when
+    /// input validation is on) and expanded into the form's URI template (`{?a,b}`, `{name}`).
+    pub uri_variables: Map<String, Value>,
+}
+
+impl InteractionOptions {
+    /// Options with these `uriVariables`.
+    pub fn uri_variables(variables: Map<String, Value>) -> Self {
+        InteractionOptions {
+            uri_variables: variables,
         }
     }
 }
@@ -191,12 +215,41 @@ fn remote_error(response: &HttpResponse) -> ThingError {
                 None
             }
         });
-    ThingError::Remote {
-        status: response.status,
-        title,
-        detail,
-        problem: problem.map(Box::new),
+    let problem = problem.map(Box::new);
+    match response.status {
+        404 => ThingError::RemoteNotFound {
+            title,
+            detail,
+            problem,
+        },
+        400 => ThingError::RemoteBadRequest {
+            title,
+            detail,
+            violations: problem
+                .as_ref()
+                .and_then(|p| p.get("errors"))
+                .and_then(Value::as_array)
+                .map(|errors| errors.iter().filter_map(violation).collect())
+                .unwrap_or_default(),
+            problem,
+        },
+        status => ThingError::Remote {
+            status,
+            title,
+            detail,
+            problem,
+        },
     }
+}
+
+/// One entry of a problem document's `errors` (`path`, `rule`, `message`).
+fn violation(entry: &Value) -> Option<crate::td::payload::PayloadViolation> {
+    let text = |member: &str| entry.get(member).and_then(Value::as_str).map(str::to_owned);
+    Some(crate::td::payload::PayloadViolation {
+        path: text("path").unwrap_or_default(),
+        rule: text("rule").unwrap_or_default(),
+        message: text("message")?,
+    })
 }
 
 fn decode(response: &HttpResponse, codec: Codec) -> Result<Value, ThingError> {
@@ -357,14 +410,33 @@ impl ConsumedThing {
 
     // ----- form selection ---------------------------------------------------------------------
 
-    fn resolve(&self, form: &Form) -> Option<Url> {
+    /// The form's URL, its URI template (if any) expanded with `variables`.
+    fn resolve(
+        &self,
+        form: &Form,
+        variables: &Map<String, Value>,
+    ) -> Result<Option<Url>, ThingError> {
         let base = self
             .inner
             .thing
             .base
             .clone()
             .or_else(|| self.inner.document_url.as_ref().map(Url::to_string));
-        resolve_href(base.as_deref(), &form.href).ok()
+        let href = if uri_template::is_template(&form.href) {
+            Cow::Owned(uri_template::expand(&form.href, variables).map_err(|e| {
+                ThingError::InvalidInput {
+                    what: "URI variables".into(),
+                    violations: vec![crate::td::payload::PayloadViolation {
+                        path: String::new(),
+                        rule: "uriVariables".into(),
+                        message: e.to_string(),
+                    }],
+                }
+            })?)
+        } else {
+            Cow::Borrowed(form.href.as_str())
+        };
+        Ok(resolve_href(base.as_deref(), &href).ok())
     }
 
     fn protocol_rank(&self, url: &Url, ws_form: bool) -> Option<usize> {
@@ -383,7 +455,11 @@ impl ConsumedThing {
                 let p = p.to_ascii_lowercase();
                 p == scheme || (p == "http" && scheme == "https") || (p == "ws" && scheme == "wss")
             })
-            .or(Some(wanted.len() + usize::from(ws_scheme)))
+            .or(if self.inner.options.only_protocols {
+                None
+            } else {
+                Some(wanted.len() + usize::from(ws_scheme))
+            })
     }
 
     fn content_rank(&self, content_type: &str) -> usize {
@@ -405,6 +481,7 @@ impl ConsumedThing {
         property: Option<&PropertyAffordance>,
         op: &str,
         name: &str,
+        variables: &Map<String, Value>,
     ) -> Result<Target, ThingError> {
         let streaming = matches!(op, "observeproperty" | "subscribeevent");
         let mut best: Option<((usize, usize, usize, usize), Target)> = None;
@@ -412,7 +489,7 @@ impl ConsumedThing {
             if !form_ops(form, kind, property).contains(&op) {
                 continue;
             }
-            let Some(url) = self.resolve(form) else {
+            let Some(url) = self.resolve(form, variables)? else {
                 continue;
             };
             let ws_form = ws::is_ws_form(form);
@@ -486,21 +563,81 @@ impl ConsumedThing {
             .ok_or_else(|| ThingError::not_found("property", name))
     }
 
-    fn property_target(&self, name: &str, op: &str) -> Result<Target, ThingError> {
+    fn property_target(
+        &self,
+        name: &str,
+        op: &str,
+        options: &InteractionOptions,
+    ) -> Result<Target, ThingError> {
         let property = self.property(name)?;
+        self.check_uri_variables(
+            &format!("property {name}"),
+            property.uri_variables.as_ref(),
+            options,
+        )?;
         self.select(
             &property.forms,
             AffordanceKind::Property,
             Some(property),
             op,
             name,
+            &options.uri_variables,
         )
+    }
+
+    /// Checks `uriVariables` against the affordance's (and the thing's) declarations: each one
+    /// declared, each value valid for its schema (when input validation is on).
+    fn check_uri_variables(
+        &self,
+        affordance: &str,
+        own: Option<&indexmap::IndexMap<String, DataSchema>>,
+        options: &InteractionOptions,
+    ) -> Result<(), ThingError> {
+        if options.uri_variables.is_empty() || !self.inner.options.validate_inputs {
+            return Ok(());
+        }
+        let thing_level = self.inner.thing.uri_variables.as_ref();
+        let mut violations = Vec::new();
+        for (name, value) in &options.uri_variables {
+            let schema = own
+                .and_then(|o| o.get(name))
+                .or_else(|| thing_level.and_then(|t| t.get(name)));
+            let Some(schema) = schema else {
+                violations.push(crate::td::payload::PayloadViolation {
+                    path: format!("/{name}"),
+                    rule: "uriVariables".into(),
+                    message: format!("{name:?} is not a URI variable of {affordance}"),
+                });
+                continue;
+            };
+            let key = format!("URI variable {name} of {affordance}");
+            match self.check(&key, Some(schema), value, false) {
+                Ok(()) => {}
+                Err(ThingError::InvalidInput {
+                    violations: found, ..
+                }) => {
+                    violations.extend(found.into_iter().map(|mut v| {
+                        v.path = format!("/{name}{}", v.path);
+                        v
+                    }));
+                }
+                Err(other) => return Err(other),
+            }
+        }
+        if violations.is_empty() {
+            Ok(())
+        } else {
+            Err(ThingError::InvalidInput {
+                what: format!("URI variables of {affordance}"),
+                violations,
+            })
+        }
     }
 
     fn thing_target(&self, op: &str) -> Option<Target> {
         let forms = self.inner.thing.forms.as_deref().unwrap_or_default();
         // Thing-level forms have no default op; only explicit ones count.
-        self.select(forms, AffordanceKind::Action, None, op, "")
+        self.select(forms, AffordanceKind::Action, None, op, "", &Map::new())
             .ok()
     }
 
@@ -618,7 +755,17 @@ impl ConsumedThing {
 
     /// `readproperty`.
     pub async fn read_property(&self, name: &str) -> Result<Value, ThingError> {
-        let target = self.property_target(name, "readproperty")?;
+        self.read_property_with(name, &InteractionOptions::default())
+            .await
+    }
+
+    /// `readproperty` with per-call options (`uriVariables`).
+    pub async fn read_property_with(
+        &self,
+        name: &str,
+        options: &InteractionOptions,
+    ) -> Result<Value, ThingError> {
+        let target = self.property_target(name, "readproperty", options)?;
         if target.ws {
             let reply = self
                 .ws_request(
@@ -642,7 +789,18 @@ impl ConsumedThing {
 
     /// `writeproperty`.
     pub async fn write_property(&self, name: &str, value: Value) -> Result<(), ThingError> {
-        let target = self.property_target(name, "writeproperty")?;
+        self.write_property_with(name, value, &InteractionOptions::default())
+            .await
+    }
+
+    /// `writeproperty` with per-call options (`uriVariables`).
+    pub async fn write_property_with(
+        &self,
+        name: &str,
+        value: Value,
+        options: &InteractionOptions,
+    ) -> Result<(), ThingError> {
+        let target = self.property_target(name, "writeproperty", options)?;
         self.check_property(name, &value, false)?;
         if target.ws {
             let body = Body::WriteProperty {
@@ -723,19 +881,30 @@ impl ConsumedThing {
 
     // ----- actions ----------------------------------------------------------------------------
 
-    fn action_target(&self, name: &str, input: &Value) -> Result<Target, ThingError> {
+    fn action_target(
+        &self,
+        name: &str,
+        input: &Value,
+        options: &InteractionOptions,
+    ) -> Result<Target, ThingError> {
         let action = self
             .inner
             .thing
             .actions
             .get(name)
             .ok_or_else(|| ThingError::not_found("action", name))?;
+        self.check_uri_variables(
+            &format!("action {name}"),
+            action.uri_variables.as_ref(),
+            options,
+        )?;
         let target = self.select(
             &action.forms,
             AffordanceKind::Action,
             None,
             "invokeaction",
             name,
+            &options.uri_variables,
         )?;
         self.check(
             &format!("input of action {name}"),
@@ -749,7 +918,18 @@ impl ConsumedThing {
     /// `invokeaction`: starts the action and returns a handle to its result (for asynchronous
     /// actions, to its action-status resource).
     pub async fn start_action(&self, name: &str, input: Value) -> Result<ActionHandle, ThingError> {
-        let target = self.action_target(name, &input)?;
+        self.start_action_with(name, input, &InteractionOptions::default())
+            .await
+    }
+
+    /// [`start_action`](Self::start_action) with per-call options (`uriVariables`).
+    pub async fn start_action_with(
+        &self,
+        name: &str,
+        input: Value,
+        options: &InteractionOptions,
+    ) -> Result<ActionHandle, ThingError> {
+        let target = self.action_target(name, &input, options)?;
         if target.ws {
             let replies = self.ws_invoke(&target, name, input).await?;
             let (client, key) = (replies.client().clone(), replies.key().to_owned());
@@ -841,6 +1021,19 @@ impl ConsumedThing {
         self.start_action(name, input).await?.output().await
     }
 
+    /// [`invoke_action`](Self::invoke_action) with per-call options (`uriVariables`).
+    pub async fn invoke_action_with(
+        &self,
+        name: &str,
+        input: Value,
+        options: &InteractionOptions,
+    ) -> Result<Value, ThingError> {
+        self.start_action_with(name, input, options)
+            .await?
+            .output()
+            .await
+    }
+
     /// `invokeaction` as a stream of updates: progress values as the thing reports them (SSE
     /// when the server offers it, else by polling), then the output.
     pub async fn invoke_action_stream(
@@ -848,7 +1041,19 @@ impl ConsumedThing {
         name: &str,
         input: Value,
     ) -> Result<ActionUpdates, ThingError> {
-        let target = self.action_target(name, &input)?;
+        self.invoke_action_stream_with(name, input, &InteractionOptions::default())
+            .await
+    }
+
+    /// [`invoke_action_stream`](Self::invoke_action_stream) with per-call options
+    /// (`uriVariables`).
+    pub async fn invoke_action_stream_with(
+        &self,
+        name: &str,
+        input: Value,
+        options: &InteractionOptions,
+    ) -> Result<ActionUpdates, ThingError> {
+        let target = self.action_target(name, &input, options)?;
         if target.ws {
             let replies = self.ws_invoke(&target, name, input).await?;
             let this = self.clone();
@@ -1058,7 +1263,17 @@ impl ConsumedThing {
     /// `observeproperty`: the values of property `name` as they change, over SSE or long-poll
     /// (by the form and the options' preference). Dropping the stream unobserves.
     pub async fn observe_property(&self, name: &str) -> Result<ValueStream, ThingError> {
-        let target = self.property_target(name, "observeproperty")?;
+        self.observe_property_with(name, &InteractionOptions::default())
+            .await
+    }
+
+    /// [`observe_property`](Self::observe_property) with per-call options (`uriVariables`).
+    pub async fn observe_property_with(
+        &self,
+        name: &str,
+        options: &InteractionOptions,
+    ) -> Result<ValueStream, ThingError> {
+        let target = self.property_target(name, "observeproperty", options)?;
         if target.ws {
             let subscription = self
                 .ws_client(&target)
@@ -1085,18 +1300,34 @@ impl ConsumedThing {
     /// `subscribeevent`: the data of each event `name` emitted from now on, over SSE or long-poll.
     /// Dropping the stream unsubscribes.
     pub async fn subscribe_event(&self, name: &str) -> Result<ValueStream, ThingError> {
+        self.subscribe_event_with(name, &InteractionOptions::default())
+            .await
+    }
+
+    /// [`subscribe_event`](Self::subscribe_event) with per-call options (`uriVariables`).
+    pub async fn subscribe_event_with(
+        &self,
+        name: &str,
+        options: &InteractionOptions,
+    ) -> Result<ValueStream, ThingError> {
         let event = self
             .inner
             .thing
             .events
             .get(name)
             .ok_or_else(|| ThingError::not_found("event", name))?;
+        self.check_uri_variables(
+            &format!("event {name}"),
+            event.uri_variables.as_ref(),
+            options,
+        )?;
         let target = self.select(
             &event.forms,
             AffordanceKind::Event,
             None,
             "subscribeevent",
             name,
+            &options.uri_variables,
         )?;
         let this = self.clone();
         let key = format!("data of event {name}");
@@ -1146,19 +1377,55 @@ impl ConsumedThing {
             _ => {
                 let client = self.inner.client.clone();
                 let this = self.clone();
+                let prefer = || ("prefer".to_owned(), SUBSCRIBED_PREFERENCE.to_owned());
+                // The handshake node-wot makes too, asking whether the server sends a poll's
+                // headers once it listens (`Prefer: lmos-subscribed`, answered with
+                // `Preference-Applied`). If it does, the first poll is open before this returns
+                // and no value emitted after the call is lost. Other servers give no such signal
+                // (a failing handshake is not an error: the polls say what is wrong).
+                let mut handshake = HttpRequest::new("HEAD", target.url.clone());
+                handshake.headers.push(prefer());
+                let handshake = self.authorized(handshake, target.security.as_ref()).await?;
+                let subscribed = match client.send(handshake).await {
+                    Ok(response) => {
+                        is_success(response.status)
+                            && response.preference_applied.as_deref().is_some_and(|v| {
+                                v.split(',').any(|p| p.trim() == SUBSCRIBED_PREFERENCE)
+                            })
+                    }
+                    Err(_) => false,
+                };
+                let poll = move |target: &Target| {
+                    let mut request = HttpRequest::new(&target.method, target.url.clone());
+                    request.accept = Some(target.accept.clone());
+                    if subscribed {
+                        request.headers.push(prefer());
+                    }
+                    request
+                };
+                let first = if subscribed {
+                    let request = self
+                        .authorized(poll(&target), target.security.as_ref())
+                        .await?;
+                    Some(client.open(request).await)
+                } else {
+                    None
+                };
                 Ok(Box::pin(async_stream::stream! {
+                    let mut first = first;
                     loop {
-                        let mut request = HttpRequest::new(&target.method, target.url.clone());
-                        request.accept = Some(target.accept.clone());
-                        let request = match this.authorized(request, target.security.as_ref()).await {
-                            Ok(request) => request,
-                            Err(error) => {
-                                yield Err(error);
-                                return;
-                            }
-                        };
                         // Long-poll requests wait as long as the server holds them.
-                        let response = match client.open(request).await {
+                        let opened = match first.take() {
+                            Some(opened) => opened,
+                            None => match this.authorized(poll(&target), target.security.as_ref()).await {
+                                Ok(request) => client.open(request).await,
+                                Err(error) => {
+                                    yield Err(error);
+                                    return;
+                                }
+                            },
+                        };
+                        let response = match opened {
                             Ok(response) => response.collect().await,
                             Err(error) => Err(error),
                         };
@@ -1169,7 +1436,12 @@ impl ConsumedThing {
                                 return;
                             }
                         };
-                        if response.status == 204 {
+                        // 204, or an empty body after early headers: the poll timed out.
+                        if response.status == 204
+                            || (subscribed
+                                && is_success(response.status)
+                                && response.body.is_empty())
+                        {
                             continue;
                         }
                         let value = decode(&response, target.codec);

@@ -23,7 +23,7 @@ use super::handler::{
 };
 use super::{lock, read_lock, write_lock, ThingError};
 use crate::td::payload::{PayloadError, PayloadValidator};
-use crate::td::{ActionAffordance, DataSchema, Thing};
+use crate::td::{ActionAffordance, AffordanceKind, DataSchema, Thing};
 use crate::trace::{self, TraceContext};
 
 /// How many notifications an observer may fall behind before it skips some.
@@ -35,8 +35,82 @@ enum ActionImpl {
     Stream(Arc<dyn ActionStreamHandler>),
 }
 
+/// The `uriVariables` of one affordance (the thing's, then its own) and their validators.
+struct UriVariables {
+    schemas: IndexMap<String, DataSchema>,
+    validators: IndexMap<String, PayloadValidator>,
+}
+
+impl UriVariables {
+    /// The declared variables of an affordance, `None` when there are none.
+    fn compile(
+        thing: &Thing,
+        own: Option<&IndexMap<String, DataSchema>>,
+        affordance: &str,
+    ) -> Result<Option<Self>, ThingError> {
+        let mut schemas = thing.uri_variables.clone().unwrap_or_default();
+        if let Some(own) = own {
+            schemas.extend(own.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        if schemas.is_empty() {
+            return Ok(None);
+        }
+        let mut validators = IndexMap::new();
+        for (name, schema) in &schemas {
+            if let Some(validator) =
+                compile(Some(schema), format!("{affordance}/uriVariables/{name}"))?
+            {
+                validators.insert(name.clone(), validator);
+            }
+        }
+        Ok(Some(UriVariables {
+            schemas,
+            validators,
+        }))
+    }
+}
+
+/// Checks the `uriVariables` of an interaction: every one declared, every one valid.
+fn check_uri_variables(
+    declared: Option<&UriVariables>,
+    values: &Map<String, Value>,
+    what: impl Fn() -> String,
+) -> Result<(), ThingError> {
+    if values.is_empty() {
+        return Ok(());
+    }
+    let mut violations = Vec::new();
+    for (name, value) in values {
+        let Some(validator) = declared.and_then(|d| d.validators.get(name)) else {
+            if declared.is_none_or(|d| !d.schemas.contains_key(name)) {
+                violations.push(crate::td::payload::PayloadViolation {
+                    path: format!("/{}", escape_pointer(name)),
+                    rule: "uriVariables".into(),
+                    message: format!("{name:?} is not a declared URI variable"),
+                });
+            }
+            continue;
+        };
+        if let Err(PayloadError::Invalid(found)) = validator.validate(value) {
+            violations.extend(found.into_iter().map(|mut v| {
+                v.path = format!("/{}{}", escape_pointer(name), v.path);
+                v
+            }));
+        }
+    }
+    if violations.is_empty() {
+        Ok(())
+    } else {
+        Err(ThingError::InvalidInput {
+            what: what(),
+            violations,
+        })
+    }
+}
+
 struct PropertySlot {
     validator: Option<PayloadValidator>,
+    uri_variables: Option<UriVariables>,
     read_only: bool,
     write_only: bool,
     observable: bool,
@@ -48,6 +122,7 @@ struct PropertySlot {
 
 struct ActionSlot {
     input: Option<PayloadValidator>,
+    uri_variables: Option<UriVariables>,
     output: Option<PayloadValidator>,
     synchronous: bool,
     handler: RwLock<Option<ActionImpl>>,
@@ -55,6 +130,7 @@ struct ActionSlot {
 
 struct EventSlot {
     validator: Option<PayloadValidator>,
+    uri_variables: Option<UriVariables>,
     sender: broadcast::Sender<Value>,
 }
 
@@ -83,20 +159,32 @@ impl ActionInstance {
 
     /// Moves the instance to a final state unless it is in one already; tells listeners.
     fn finish(&self, state: ActionState, output: Option<Value>, error: Option<Value>) -> bool {
-        let status = {
-            let mut guard = lock(&self.state);
-            if guard.status.status.is_final() {
-                return false;
-            }
-            guard.status.status = state;
-            guard.status.output = output;
-            guard.status.error = error;
-            guard.status.time_ended = Some(rfc3339(SystemTime::now()));
-            guard.ended = Some(Instant::now());
-            guard.status.clone()
-        };
+        let mut guard = lock(&self.state);
+        if guard.status.status.is_final() {
+            return false;
+        }
+        guard.status.status = state;
+        guard.status.output = output;
+        guard.status.error = error;
+        guard.status.time_ended = Some(rfc3339(SystemTime::now()));
+        guard.ended = Some(Instant::now());
+        // Sent under the lock, like progress: a listener that subscribes under the same lock
+        // ([`ExposedThing::action_updates`]) sees every change exactly once.
+        let status = guard.status.clone();
         let _ = self.events.send(InstanceEvent::Finished(Box::new(status)));
         true
+    }
+
+    /// Records a progress value and tells listeners (under the state lock, see [`finish`]).
+    ///
+    /// [`finish`]: Self::finish
+    fn progress(&self, value: Value) {
+        let mut guard = lock(&self.state);
+        if guard.status.status.is_final() {
+            return;
+        }
+        guard.status.progress = Some(value.clone());
+        let _ = self.events.send(InstanceEvent::Progress(value));
     }
 }
 
@@ -244,6 +332,11 @@ impl ExposedThing {
                 name.clone(),
                 PropertySlot {
                     validator,
+                    uri_variables: UriVariables::compile(
+                        &thing,
+                        property.uri_variables.as_ref(),
+                        &format!("properties/{name}"),
+                    )?,
                     read_only: property.is_read_only(),
                     write_only: property.is_write_only(),
                     observable: property.is_observable(),
@@ -256,7 +349,7 @@ impl ExposedThing {
         }
         let mut actions = IndexMap::new();
         for (name, action) in &thing.actions {
-            actions.insert(name.clone(), action_slot(name, action)?);
+            actions.insert(name.clone(), action_slot(&thing, name, action)?);
         }
         let mut events = IndexMap::new();
         for (name, event) in &thing.events {
@@ -265,6 +358,11 @@ impl ExposedThing {
                 name.clone(),
                 EventSlot {
                     validator,
+                    uri_variables: UriVariables::compile(
+                        &thing,
+                        event.uri_variables.as_ref(),
+                        &format!("events/{name}"),
+                    )?,
                     sender: broadcast::channel(CHANNEL_CAPACITY).0,
                 },
             );
@@ -346,8 +444,13 @@ impl ExposedThing {
                 if let Some(endpoint) = &ws_endpoint {
                     form.href = endpoint.to_string();
                 }
-            } else if let Ok(url) = base.join(&form.href) {
-                form.href = url.to_string();
+            } else {
+                // A URI template (`.../actions/x{?a,b}`) is joined up to its first expression;
+                // the expressions stay as they are.
+                let prefix = crate::binding::http::uri_template::literal_prefix(&form.href);
+                if let Ok(url) = base.join(prefix) {
+                    form.href = format!("{url}{}", &form.href[prefix.len()..]);
+                }
             }
         };
         for property in thing.properties.values_mut() {
@@ -511,7 +614,18 @@ impl ExposedThing {
         name: &str,
         trace: Option<TraceContext>,
     ) -> Result<Value, ThingError> {
-        let result = self.read_property_unnoted(name, trace).await;
+        self.read_property_with(name, trace, Map::new()).await
+    }
+
+    /// `readproperty` with `uriVariables` (checked against the property's, then handed to the
+    /// read handler in its [`InteractionContext`]).
+    pub async fn read_property_with(
+        &self,
+        name: &str,
+        trace: Option<TraceContext>,
+        uri_variables: Map<String, Value>,
+    ) -> Result<Value, ThingError> {
+        let result = self.read_property_unnoted(name, trace, uri_variables).await;
         self.note(&format!("properties/{name}"), result)
     }
 
@@ -519,6 +633,7 @@ impl ExposedThing {
         &self,
         name: &str,
         trace: Option<TraceContext>,
+        uri_variables: Map<String, Value>,
     ) -> Result<Value, ThingError> {
         let slot = self.property(name)?;
         if slot.write_only {
@@ -527,11 +642,14 @@ impl ExposedThing {
                 operation: "readproperty".into(),
             });
         }
+        check_uri_variables(slot.uri_variables.as_ref(), &uri_variables, || {
+            format!("URI variables of property {name}")
+        })?;
         let handler = read_lock(&slot.read).clone();
         match handler {
             Some(handler) => {
                 let current = handler_trace(trace.as_ref())?;
-                let context = InteractionContext::new(trace);
+                let context = InteractionContext::new(trace).with_uri_variables(uri_variables);
                 trace::scope(current, handler.read(context))
                     .await
                     .map_err(handler_error)
@@ -548,7 +666,21 @@ impl ExposedThing {
         value: Value,
         trace: Option<TraceContext>,
     ) -> Result<(), ThingError> {
-        let result = self.write_property_unnoted(name, value, trace).await;
+        self.write_property_with(name, value, trace, Map::new())
+            .await
+    }
+
+    /// `writeproperty` with `uriVariables` (checked, then handed to the write handler).
+    pub async fn write_property_with(
+        &self,
+        name: &str,
+        value: Value,
+        trace: Option<TraceContext>,
+        uri_variables: Map<String, Value>,
+    ) -> Result<(), ThingError> {
+        let result = self
+            .write_property_unnoted(name, value, trace, uri_variables)
+            .await;
         self.note(&format!("properties/{name}"), result)
     }
 
@@ -557,6 +689,7 @@ impl ExposedThing {
         name: &str,
         value: Value,
         trace: Option<TraceContext>,
+        uri_variables: Map<String, Value>,
     ) -> Result<(), ThingError> {
         let slot = self.property(name)?;
         if slot.read_only {
@@ -565,6 +698,9 @@ impl ExposedThing {
                 operation: "writeproperty".into(),
             });
         }
+        check_uri_variables(slot.uri_variables.as_ref(), &uri_variables, || {
+            format!("URI variables of property {name}")
+        })?;
         check(
             slot.validator.as_ref(),
             &value,
@@ -574,7 +710,7 @@ impl ExposedThing {
         let handler = read_lock(&slot.write).clone();
         if let Some(handler) = handler {
             let current = handler_trace(trace.as_ref())?;
-            let context = InteractionContext::new(trace);
+            let context = InteractionContext::new(trace).with_uri_variables(uri_variables);
             trace::scope(current, handler.write(value.clone(), context))
                 .await
                 .map_err(handler_error)?;
@@ -643,8 +779,12 @@ impl ExposedThing {
         &self,
         name: &str,
         input: &Value,
+        uri_variables: &Map<String, Value>,
     ) -> Result<(ActionImpl, &ActionSlot), ThingError> {
         let slot = self.action(name)?;
+        check_uri_variables(slot.uri_variables.as_ref(), uri_variables, || {
+            format!("URI variables of action {name}")
+        })?;
         check(
             slot.input.as_ref(),
             input,
@@ -668,7 +808,22 @@ impl ExposedThing {
         input: Value,
         trace: Option<TraceContext>,
     ) -> Result<Value, ThingError> {
-        let result = self.invoke_action_unnoted(name, input, trace).await;
+        self.invoke_action_with(name, input, trace, Map::new())
+            .await
+    }
+
+    /// `invokeaction` with `uriVariables` (checked, then handed to the handler in its
+    /// [`InteractionContext`]).
+    pub async fn invoke_action_with(
+        &self,
+        name: &str,
+        input: Value,
+        trace: Option<TraceContext>,
+        uri_variables: Map<String, Value>,
+    ) -> Result<Value, ThingError> {
+        let result = self
+            .invoke_action_unnoted(name, input, trace, uri_variables)
+            .await;
         // The affordance name is only formatted when there is an error to report.
         if let Err(error) = &result {
             self.note_error(&format!("actions/{name}"), error);
@@ -681,10 +836,11 @@ impl ExposedThing {
         name: &str,
         input: Value,
         trace: Option<TraceContext>,
+        uri_variables: Map<String, Value>,
     ) -> Result<Value, ThingError> {
-        let (handler, slot) = self.start_updates(name, &input)?;
+        let (handler, slot) = self.start_updates(name, &input, &uri_variables)?;
         let current = handler_trace(trace.as_ref())?;
-        let context = InteractionContext::new(trace);
+        let context = InteractionContext::new(trace).with_uri_variables(uri_variables);
         let output = match handler {
             ActionImpl::Single(handler) => trace::scope(current, handler.invoke(input, context))
                 .await
@@ -720,10 +876,22 @@ impl ExposedThing {
         input: Value,
         trace: Option<TraceContext>,
     ) -> Result<ActionUpdates, ThingError> {
-        let (handler, _) = self.start_updates(name, &input)?;
+        self.invoke_action_stream_with(name, input, trace, Map::new())
+    }
+
+    /// [`invoke_action_stream`](Self::invoke_action_stream) with `uriVariables`.
+    pub fn invoke_action_stream_with(
+        &self,
+        name: &str,
+        input: Value,
+        trace: Option<TraceContext>,
+        uri_variables: Map<String, Value>,
+    ) -> Result<ActionUpdates, ThingError> {
+        let (handler, _) = self.start_updates(name, &input, &uri_variables)?;
         let current = handler_trace(trace.as_ref())?;
         let (cancel_tx, cancel_rx) = watch::channel(false);
-        let context = InteractionContext::for_action(trace, None, cancel_rx);
+        let context = InteractionContext::for_action(trace, None, cancel_rx)
+            .with_uri_variables(uri_variables);
         let updates = handler_updates(handler, input, context);
         let (tx, rx) = mpsc::channel(16);
         let this = self.clone();
@@ -784,7 +952,18 @@ impl ExposedThing {
         input: Value,
         trace: Option<TraceContext>,
     ) -> Result<ActionStatus, ThingError> {
-        let (handler, _) = self.start_updates(name, &input)?;
+        self.start_action_with(name, input, trace, Map::new())
+    }
+
+    /// [`start_action`](Self::start_action) with `uriVariables`.
+    pub fn start_action_with(
+        &self,
+        name: &str,
+        input: Value,
+        trace: Option<TraceContext>,
+        uri_variables: Map<String, Value>,
+    ) -> Result<ActionStatus, ThingError> {
+        let (handler, _) = self.start_updates(name, &input, &uri_variables)?;
         let current = handler_trace(trace.as_ref())?;
         self.purge_finished();
         let id = uuid::Uuid::new_v4().to_string();
@@ -809,7 +988,8 @@ impl ExposedThing {
             events: broadcast::channel(CHANNEL_CAPACITY).0,
         });
         lock(&self.inner.instances).insert(id.clone(), instance.clone());
-        let context = InteractionContext::for_action(trace, Some(id), cancel_rx.clone());
+        let context = InteractionContext::for_action(trace, Some(id), cancel_rx.clone())
+            .with_uri_variables(uri_variables);
         let updates = handler_updates(handler, input, context);
         let this = self.clone();
         let grace = self.inner.settings.cancel_grace;
@@ -855,18 +1035,25 @@ impl ExposedThing {
         Ok(())
     }
 
-    /// The updates of an asynchronous action instance from now on: progress values, then the
-    /// output (or an error when it fails or is cancelled). A finished instance yields its result
-    /// at once.
+    /// The updates of an asynchronous action instance: first its current state (the latest
+    /// progress value it reported, if any), then every later progress value, then the output (or
+    /// an error when it fails or is cancelled). A finished instance yields its result at once.
     pub fn action_updates(&self, name: &str, id: &str) -> Result<ActionUpdates, ThingError> {
         let instance = self.instance(name, id)?;
-        let receiver = instance.events.subscribe();
-        let snapshot = instance.snapshot();
+        // Subscribing and reading the state under the one lock the instance's changes are made
+        // and sent under: nothing is missed between the two, nothing arrives twice.
+        let (receiver, snapshot) = {
+            let guard = lock(&instance.state);
+            (instance.events.subscribe(), guard.status.clone())
+        };
         if snapshot.status.is_final() {
             return Ok(Box::pin(futures::stream::iter([final_update(snapshot)])));
         }
+        let current = snapshot.progress.map(InstanceEvent::Progress);
         let events =
-            Box::pin(BroadcastStream::new(receiver).filter_map(|event| async move { event.ok() }));
+            Box::pin(futures::stream::iter(current).chain(
+                BroadcastStream::new(receiver).filter_map(|event| async move { event.ok() }),
+            ));
         // The stream ends right after the final update, without waiting for another event (none
         // comes: an SSE response would otherwise stay open until the instance is purged).
         let stream = futures::stream::unfold(Some(events), |events| async move {
@@ -896,6 +1083,21 @@ impl ExposedThing {
     /// `subscribeevent`: the data of every event `name` emitted from now on.
     pub fn subscribe_event(&self, name: &str) -> Result<ValueStream, ThingError> {
         Ok(broadcast_values(self.event(name)?.sender.subscribe()))
+    }
+
+    /// The `uriVariables` an affordance declares (the thing's and its own), `None` when it
+    /// declares none or does not exist.
+    pub fn declared_uri_variables(
+        &self,
+        kind: AffordanceKind,
+        name: &str,
+    ) -> Option<&IndexMap<String, DataSchema>> {
+        let declared = match kind {
+            AffordanceKind::Property => self.inner.properties.get(name)?.uri_variables.as_ref(),
+            AffordanceKind::Action => self.inner.actions.get(name)?.uri_variables.as_ref(),
+            AffordanceKind::Event => self.inner.events.get(name)?.uri_variables.as_ref(),
+        };
+        declared.map(|d| &d.schemas)
     }
 
     /// Names of the properties.
@@ -930,8 +1132,17 @@ fn final_update(status: ActionStatus) -> Result<ActionUpdate, ThingError> {
     }
 }
 
-fn action_slot(name: &str, action: &ActionAffordance) -> Result<ActionSlot, ThingError> {
+fn action_slot(
+    thing: &Thing,
+    name: &str,
+    action: &ActionAffordance,
+) -> Result<ActionSlot, ThingError> {
     Ok(ActionSlot {
+        uri_variables: UriVariables::compile(
+            thing,
+            action.uri_variables.as_ref(),
+            &format!("actions/{name}"),
+        )?,
         input: compile(action.input.as_ref(), format!("actions/{name}/input"))?,
         output: compile(action.output.as_ref(), format!("actions/{name}/output"))?,
         synchronous: action.synchronous != Some(false),
@@ -984,10 +1195,7 @@ async fn drive_instance(
     loop {
         tokio::select! {
             update = updates.next() => match update {
-                Some(Ok(ActionUpdate::Progress(value))) => {
-                    lock(&instance.state).status.progress = Some(value.clone());
-                    let _ = instance.events.send(InstanceEvent::Progress(value));
-                }
+                Some(Ok(ActionUpdate::Progress(value))) => instance.progress(value),
                 Some(Ok(ActionUpdate::Output(output))) => {
                     let checked = exposed.action(&name).and_then(|slot| {
                         check(slot.output.as_ref(), &output, || format!("output of action {name}"), true)

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use futures::Stream;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 use tokio::sync::watch;
 
 use super::ThingError;
@@ -70,6 +70,7 @@ pub struct InteractionContext {
     trace: Option<TraceContext>,
     action_id: Option<String>,
     cancel: Option<watch::Receiver<bool>>,
+    uri_variables: Map<String, Value>,
 }
 
 impl InteractionContext {
@@ -79,7 +80,21 @@ impl InteractionContext {
             trace,
             action_id: None,
             cancel: None,
+            uri_variables: Map::new(),
         }
+    }
+
+    /// The same context with the interaction's `uriVariables` (already checked against the
+    /// affordance's schemas).
+    pub fn with_uri_variables(mut self, variables: Map<String, Value>) -> Self {
+        self.uri_variables = variables;
+        self
+    }
+
+    /// The `uriVariables` the caller sent (over HTTP: the query string of the form's
+    /// `{?a,b}` template), by name; empty when there are none.
+    pub fn uri_variables(&self) -> &Map<String, Value> {
+        &self.uri_variables
     }
 
     pub(crate) fn for_action(
@@ -91,6 +106,7 @@ impl InteractionContext {
             trace,
             action_id,
             cancel: Some(cancel),
+            uri_variables: Map::new(),
         }
     }
 

@@ -14,7 +14,7 @@ pub mod exposed;
 pub mod handler;
 pub mod servient;
 
-pub use consumed::{ActionHandle, ConsumeOptions, ConsumedThing, Subprotocol};
+pub use consumed::{ActionHandle, ConsumeOptions, ConsumedThing, InteractionOptions, Subprotocol};
 pub use exposed::{ExposedThing, InternalErrorHook};
 pub use handler::{
     ActionHandler, ActionState, ActionStatus, ActionStreamHandler, ActionUpdate, ActionUpdates,
@@ -121,6 +121,32 @@ pub enum ThingError {
         /// The whole problem document, if the peer sent one.
         problem: Option<Box<Value>>,
     },
+    /// The peer answered 404: it has no such thing, affordance or action instance.
+    #[error("the thing answered 404: {title}{}", detail.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
+    RemoteNotFound {
+        /// Title of the problem document (or the status text).
+        title: String,
+        /// Detail of the problem document, if any.
+        detail: Option<String>,
+        /// The whole problem document, if the peer sent one.
+        problem: Option<Box<Value>>,
+    },
+    /// The peer answered 400: it refused the request or its input (the violations it listed
+    /// in the problem document's `errors`, if any).
+    #[error("the thing answered 400: {title}{}", detail.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
+    RemoteBadRequest {
+        /// Title of the problem document (or the status text).
+        title: String,
+        /// Detail of the problem document, if any.
+        detail: Option<String>,
+        /// The violations of the problem document's `errors` member.
+        violations: Vec<PayloadViolation>,
+        /// The whole problem document, if the peer sent one.
+        problem: Option<Box<Value>>,
+    },
+    /// No answer arrived within the configured time (`ConsumeOptions::timeout`).
+    #[error("timed out: {0}")]
+    Timeout(String),
     /// The peer could not be reached, or the connection broke.
     #[error("transport error: {0}")]
     Transport(String),
@@ -174,6 +200,9 @@ impl ThingError {
             ThingError::NoForm { .. } => "no_form",
             ThingError::InvalidTd(_) => "invalid_td",
             ThingError::Remote { .. } => "remote_error",
+            ThingError::RemoteNotFound { .. } => "remote_not_found",
+            ThingError::RemoteBadRequest { .. } => "remote_bad_request",
+            ThingError::Timeout(_) => "timeout",
             ThingError::Transport(_) => "transport",
             ThingError::Codec(_) => "codec",
             ThingError::ActionFailed { .. } => "action_failed",
@@ -181,6 +210,27 @@ impl ThingError {
             ThingError::ActionFinished => "action_finished",
             ThingError::Trace(_) => "trace",
             ThingError::Closed => "closed",
+        }
+    }
+
+    /// The HTTP status of an error answer from the peer (`Remote`, `RemoteNotFound`,
+    /// `RemoteBadRequest`).
+    pub fn remote_status(&self) -> Option<u16> {
+        match self {
+            ThingError::Remote { status, .. } => Some(*status),
+            ThingError::RemoteNotFound { .. } => Some(404),
+            ThingError::RemoteBadRequest { .. } => Some(400),
+            _ => None,
+        }
+    }
+
+    /// The problem document of an error answer from the peer, if it sent one.
+    pub fn remote_problem(&self) -> Option<&Value> {
+        match self {
+            ThingError::Remote { problem, .. }
+            | ThingError::RemoteNotFound { problem, .. }
+            | ThingError::RemoteBadRequest { problem, .. } => problem.as_deref(),
+            _ => None,
         }
     }
 

@@ -267,6 +267,11 @@ pub(crate) struct Registry {
 }
 
 impl Registry {
+    /// Whether the WebSocket endpoint is served on the HTTP port too (as by [`Servient::router`]).
+    pub(crate) fn websocket_on_http_port(&self) -> bool {
+        self.websocket
+    }
+
     /// Completes when the servient starts shutting down.
     pub(crate) fn closed(&self) -> crate::thing::BoxFuture<()> {
         let mut closing = self.closing.subscribe();
@@ -572,11 +577,19 @@ impl Servient {
         };
         self.inner.closing.send_replace(false);
         let (shutdown, on_shutdown) = oneshot::channel::<()>();
-        let app = self.router();
-        let tls = self.inner.tls.clone();
+        // The routes of `router()`, served without an axum `Router` in front (see
+        // `server::serve`); over TLS the same service behind the TLS acceptor.
+        let tls = self.inner.tls.clone().map(|tls| {
+            let app = axum::Router::new()
+                .fallback(server::serve)
+                .with_state(self.inner.clone());
+            (tls, app)
+        });
+        let app = axum::handler::Handler::with_state(server::serve, self.inner.clone())
+            .into_make_service();
         let task = tokio::spawn(async move {
-            if let Some(tls) = tls {
-                crate::security::tls::serve(listener, tls, app, on_shutdown).await;
+            if let Some((tls, tls_app)) = tls {
+                crate::security::tls::serve(listener, tls, tls_app, on_shutdown).await;
                 return;
             }
             let serve = axum::serve(listener, app).with_graceful_shutdown(async move {

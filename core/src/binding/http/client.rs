@@ -28,6 +28,8 @@ pub struct HttpRequest {
     pub body: Option<Vec<u8>>,
     /// Credentials for the request (headers, query parameters), as the form's security asks.
     pub(crate) auth: Option<crate::security::RequestAuth>,
+    /// More request headers (name, value), e.g. a form's `htv:headers`.
+    pub headers: Vec<(String, String)>,
 }
 
 impl HttpRequest {
@@ -40,6 +42,7 @@ impl HttpRequest {
             accept: None,
             body: None,
             auth: None,
+            headers: Vec::new(),
         }
     }
 }
@@ -53,6 +56,8 @@ pub struct HttpResponse {
     pub content_type: Option<String>,
     /// `Location`, if any.
     pub location: Option<String>,
+    /// `Preference-Applied`, if any.
+    pub preference_applied: Option<String>,
     /// Body bytes.
     pub body: Bytes,
 }
@@ -65,6 +70,8 @@ pub struct StreamingResponse {
     pub content_type: Option<String>,
     /// `Location`, if any.
     pub location: Option<String>,
+    /// `Preference-Applied`, if any.
+    pub preference_applied: Option<String>,
     /// The body, chunk by chunk.
     pub body: BoxStream<Result<Bytes, HttpError>>,
     /// Largest body [`collect`](Self::collect) accepts.
@@ -95,6 +102,7 @@ impl StreamingResponse {
             status: self.status,
             content_type: self.content_type,
             location: self.location,
+            preference_applied: self.preference_applied,
             body: Bytes::from(body),
         })
     }
@@ -185,6 +193,9 @@ impl HttpClient {
         if let Some(accept) = request.accept {
             builder = builder.header(reqwest::header::ACCEPT, accept);
         }
+        for (name, value) in request.headers {
+            builder = builder.header(name, value);
+        }
         if let Some(body) = request.body {
             builder = builder.body(body);
         }
@@ -208,10 +219,7 @@ impl HttpClient {
         if let Some(timeout) = self.timeout {
             builder = builder.timeout(timeout);
         }
-        let response = builder
-            .send()
-            .await
-            .map_err(|e| HttpError::Transport(describe(&e)))?;
+        let response = builder.send().await.map_err(|e| transport(&e))?;
         self.streaming(response).collect().await
     }
 
@@ -221,7 +229,7 @@ impl HttpClient {
             .build(request)?
             .send()
             .await
-            .map_err(|e| HttpError::Transport(describe(&e)))?;
+            .map_err(|e| transport(&e))?;
         Ok(self.streaming(response))
     }
 
@@ -231,12 +239,25 @@ impl HttpClient {
             status: response.status().as_u16(),
             content_type: header(&response, reqwest::header::CONTENT_TYPE),
             location: header(&response, reqwest::header::LOCATION),
+            preference_applied: header(
+                &response,
+                reqwest::header::HeaderName::from_static("preference-applied"),
+            ),
             body: Box::pin(
                 response
                     .bytes_stream()
-                    .map(|chunk| chunk.map_err(|e| HttpError::Transport(describe(&e)))),
+                    .map(|chunk| chunk.map_err(|e| transport(&e))),
             ),
         }
+    }
+}
+
+/// A transport error, or a timeout when reqwest's own timeout fired.
+fn transport(error: &reqwest::Error) -> HttpError {
+    if error.is_timeout() {
+        HttpError::Timeout(describe(error))
+    } else {
+        HttpError::Transport(describe(error))
     }
 }
 

@@ -6,6 +6,7 @@
 pub mod client;
 pub mod forms;
 pub mod server;
+pub mod uri_template;
 
 use std::time::Duration;
 
@@ -26,6 +27,9 @@ pub enum HttpError {
     /// The request could not be sent or the response not received.
     #[error("HTTP transport error: {0}")]
     Transport(String),
+    /// No response (or no complete body) arrived within the client's timeout.
+    #[error("HTTP request timed out: {0}")]
+    Timeout(String),
     /// A URL or method from a form is unusable.
     #[error("invalid request: {0}")]
     InvalidRequest(String),
@@ -48,6 +52,7 @@ impl HttpError {
     pub fn code(&self) -> &'static str {
         match self {
             HttpError::Transport(_) => "http_transport",
+            HttpError::Timeout(_) => "http_timeout",
             HttpError::InvalidRequest(_) => "http_invalid_request",
             HttpError::ResponseTooLarge { .. } => "http_response_too_large",
             HttpError::EventStream(_) => "http_event_stream",
@@ -61,6 +66,7 @@ impl From<HttpError> for crate::thing::ThingError {
         match error {
             HttpError::Trace(e) => crate::thing::ThingError::Trace(e),
             HttpError::InvalidRequest(m) => crate::thing::ThingError::InvalidTd(m),
+            HttpError::Timeout(m) => crate::thing::ThingError::Timeout(m),
             other => crate::thing::ThingError::Transport(other.to_string()),
         }
     }

@@ -12,23 +12,32 @@
 //! | `/T/actions/{a}/{id}` | GET, DELETE | queryaction, cancelaction |
 //! | `/T/events/{e}/sse` | GET | subscribeevent over Server-Sent Events |
 //! | `/T/events/{e}/longpoll` | HEAD, GET | subscribeevent over long-poll |
+//!
+//! `GET` routes also answer `HEAD` (without a body). The query string carries the affordance's
+//! `uriVariables` (the forms' hrefs end with a `{?a,b}` template for them).
+//!
+//! One service ([`dispatch`]) matches the path and the method itself instead of an axum route
+//! per URL pattern: no path captures to decode into the request's extensions and no per-route
+//! layers, and every error it produces (404, 405 with `Allow`, 413, 400) is a problem document
+//! from the start. See `docs/benchmarks.md` for what that saves per request.
 
+use std::borrow::Cow;
 use std::convert::Infallible;
 use std::sync::Arc;
 
-use axum::body::{Body, Bytes};
-use axum::extract::{DefaultBodyLimit, FromRequest, Path, Request, State};
-use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::body::{Body, Bytes, HttpBody};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::Router;
 use futures::StreamExt;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
-use super::forms::encode_segment;
+use super::forms::{encode_segment, LONG_POLL, SSE, SUBSCRIBED_PREFERENCE};
 use super::{EVENT_STREAM, PROBLEM_JSON, PROBLEM_TYPE_BASE, TD_JSON};
 use crate::codec::{essence, Codec, CodecError};
+use crate::td::AffordanceKind;
 use crate::thing::exposed::failure_problem;
 use crate::thing::servient::Registry;
 use crate::thing::{ActionUpdate, ActionUpdates, ExposedThing, ThingError, ValueStream};
@@ -36,39 +45,288 @@ use crate::trace::{TraceContext, TRACEPARENT, TRACESTATE};
 
 type AppState = Arc<Registry>;
 
-/// Builds the routes over `registry`.
+/// Builds the routes over `registry`: one fallback service that dispatches every request
+/// itself (so the router also mounts under `Router::nest` or next to an application's routes).
 pub(crate) fn router(registry: AppState) -> Router {
-    let limit = registry.http.max_body_bytes;
     Router::new()
-        .route("/.well-known/wot", get(well_known))
-        .route("/{thing}", get(thing_description))
-        .route("/{thing}/properties", get(read_all).put(write_multiple))
-        .route(
-            "/{thing}/properties/{name}",
-            get(read_property).put(write_property),
+        .fallback(
+            |State(registry): State<AppState>, request: Request| async move {
+                dispatch(&registry, request).await
+            },
         )
-        .route("/{thing}/properties/{name}/sse", get(observe_sse))
-        .route(
-            "/{thing}/properties/{name}/longpoll",
-            get(observe_long_poll).head(observe_handshake),
-        )
-        .route("/{thing}/actions/{name}", post(invoke_action))
-        .route(
-            "/{thing}/actions/{name}/{id}",
-            get(query_action).delete(cancel_action),
-        )
-        .route("/{thing}/events/{name}/sse", get(subscribe_sse))
-        .route(
-            "/{thing}/events/{name}/longpoll",
-            get(subscribe_long_poll).head(subscribe_handshake),
-        )
-        .fallback(unknown_route)
-        .layer(crate::security::enforce::HttpGuardLayer::new(
-            registry.clone(),
-        ))
-        .layer(axum::middleware::map_response(problem_for_bare_errors))
-        .layer(DefaultBodyLimit::max(limit))
         .with_state(registry)
+}
+
+/// What `Servient::start` serves on its HTTP port: the same [`dispatch`] as [`router`], and the
+/// WebSocket endpoint when it shares the port, without an axum `Router` in front (no route table
+/// to match, no boxed route service to clone, no path parameters stored per request).
+pub(crate) async fn serve(State(registry): State<AppState>, request: Request) -> Response {
+    if request.uri().path() == crate::binding::ws::WS_PATH && registry.websocket_on_http_port() {
+        return axum::handler::Handler::<_, AppState>::call(
+            crate::binding::ws::server::upgrade,
+            request,
+            registry,
+        )
+        .await;
+    }
+    dispatch(&registry, request).await
+}
+
+// ----- routing --------------------------------------------------------------------------------
+
+/// A matched URL pattern, with its (percent-decoded) path segments.
+enum Route<'a> {
+    WellKnown,
+    Thing(Cow<'a, str>),
+    Properties(Cow<'a, str>),
+    Property(Cow<'a, str>, Cow<'a, str>),
+    /// `kind` is property or event, `sse` the subprotocol (else long-poll).
+    Stream {
+        kind: AffordanceKind,
+        thing: Cow<'a, str>,
+        name: Cow<'a, str>,
+        sse: bool,
+    },
+    Action(Cow<'a, str>, Cow<'a, str>),
+    Instance(Cow<'a, str>, Cow<'a, str>, Cow<'a, str>),
+}
+
+impl Route<'_> {
+    /// The `Allow` header of the route.
+    fn allow(&self) -> &'static str {
+        match self {
+            Route::WellKnown | Route::Thing(_) | Route::Stream { .. } => "GET,HEAD",
+            Route::Properties(_) | Route::Property(..) => "GET,HEAD,PUT",
+            Route::Action(..) => "POST",
+            Route::Instance(..) => "GET,HEAD,DELETE",
+        }
+    }
+}
+
+/// Percent-decodes one path segment (borrowed when it has no escapes); `None` for an empty
+/// segment, `Err` when the decoded bytes are not UTF-8.
+fn segment(raw: &str) -> Result<Option<Cow<'_, str>>, ()> {
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    if !raw.contains('%') {
+        return Ok(Some(Cow::Borrowed(raw)));
+    }
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (bytes[i], bytes.get(i + 1), bytes.get(i + 2)) {
+            (b'%', Some(&h), Some(&l)) if hex(h).is_some() && hex(l).is_some() => {
+                out.push(((hex(h).unwrap_or(0) << 4) | hex(l).unwrap_or(0)) as u8);
+                i += 3;
+            }
+            (byte, _, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out)
+        .map(|s| Some(Cow::Owned(s)))
+        .map_err(|_| ())
+}
+
+/// Matches a request path against the URL layout (`Ok(None)`: no such route).
+fn route(path: &str) -> Result<Option<Route<'_>>, Problem> {
+    if path == "/.well-known/wot" {
+        return Ok(Some(Route::WellKnown));
+    }
+    let Some(rest) = path.strip_prefix('/') else {
+        return Ok(None);
+    };
+    let not_utf8 = || {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "bad request",
+            Some("a path segment is not UTF-8".into()),
+        )
+    };
+    // At most four separators; the fixed words (`properties`, `sse`, ...) are compared raw.
+    let mut raw = rest.splitn(5, '/');
+    let (thing, collection, name, last, extra) =
+        (raw.next(), raw.next(), raw.next(), raw.next(), raw.next());
+    if extra.is_some() {
+        return Ok(None);
+    }
+    let Some(thing) = segment(thing.unwrap_or_default()).map_err(|()| not_utf8())? else {
+        return Ok(None);
+    };
+    let Some(collection) = collection else {
+        return Ok(Some(Route::Thing(thing)));
+    };
+    let name = match name {
+        None => None,
+        Some(raw) => match segment(raw).map_err(|()| not_utf8())? {
+            Some(name) => Some(name),
+            None => return Ok(None),
+        },
+    };
+    let stream = |kind| match last {
+        Some(sub) if sub == SSE || sub == LONG_POLL => Some(sub == SSE).map(|sse| (kind, sse)),
+        _ => None,
+    };
+    Ok(match (collection, name) {
+        ("properties", None) => Some(Route::Properties(thing)),
+        ("properties", Some(name)) if last.is_none() => Some(Route::Property(thing, name)),
+        ("properties", Some(name)) => {
+            stream(AffordanceKind::Property).map(|(kind, sse)| Route::Stream {
+                kind,
+                thing,
+                name,
+                sse,
+            })
+        }
+        ("events", Some(name)) => stream(AffordanceKind::Event).map(|(kind, sse)| Route::Stream {
+            kind,
+            thing,
+            name,
+            sse,
+        }),
+        ("actions", Some(name)) => match last {
+            None => Some(Route::Action(thing, name)),
+            Some(id) => segment(id)
+                .map_err(|()| not_utf8())?
+                .map(|id| Route::Instance(thing, name, id)),
+        },
+        _ => None,
+    })
+}
+
+/// Serves one request: matches the route and the method, then runs the operation.
+async fn dispatch(registry: &Registry, request: Request) -> Response {
+    // A thing's `security` first, on every route (one atomic load while nothing is protected).
+    if registry.any_guarded() {
+        if let Some(refused) = crate::security::enforce::refusal_response_for(
+            registry,
+            request.method().as_str(),
+            request.uri(),
+            request.headers(),
+        )
+        .await
+        {
+            return refused;
+        }
+    }
+    let (parts, body) = request.into_parts();
+    let route = match route(parts.uri.path()) {
+        Ok(Some(route)) => route,
+        Ok(None) => return unknown_route().into_response(),
+        Err(problem) => return problem.into_response(),
+    };
+    let headers = &parts.headers;
+    let query = parts.uri.query();
+    let method = &parts.method;
+    let head = method == Method::HEAD;
+    let get = head || method == Method::GET;
+    let reply = match &route {
+        Route::WellKnown if get => Ok(well_known(registry, headers)),
+        Route::Thing(slug) if get => thing_description(registry, slug, headers),
+        Route::Properties(slug) if get => read_all(registry, slug, headers).await,
+        Route::Properties(slug) if method == Method::PUT => {
+            write_multiple(registry, slug, headers, body).await
+        }
+        Route::Property(slug, name) if get => {
+            read_property(registry, slug, name, headers, query).await
+        }
+        Route::Property(slug, name) if method == Method::PUT => {
+            write_property(registry, slug, name, headers, query, body).await
+        }
+        Route::Stream {
+            kind,
+            thing,
+            name,
+            sse,
+        } if get => {
+            // node-wot's long-poll client sends `HEAD` first and wants a quick 2xx; the `GET`
+            // that follows waits for a value. `HEAD` on an SSE route opens nothing either.
+            let (kind, sse) = (*kind, *sse);
+            if head {
+                handshake(registry, kind, thing, name, headers)
+            } else if sse {
+                stream_sse(registry, kind, thing, name)
+            } else {
+                stream_long_poll(registry, kind, thing, name, headers).await
+            }
+        }
+        Route::Action(slug, name) if method == Method::POST => {
+            invoke_action(registry, slug, name, headers, query, body).await
+        }
+        Route::Instance(slug, name, id) if get => query_action(registry, slug, name, id, headers),
+        Route::Instance(slug, name, id) if method == Method::DELETE => {
+            cancel_action(registry, slug, name, id)
+        }
+        _ => Err(Problem::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "method not allowed",
+            None,
+        )
+        .allow(route.allow())),
+    };
+    let response = reply.unwrap_or_else(IntoResponse::into_response);
+    if head {
+        // `HEAD` gets the headers of the `GET` answer, without its body.
+        let (parts, _) = response.into_parts();
+        return Response::from_parts(parts, Body::empty());
+    }
+    response
+}
+
+/// Reads a request body of at most `limit` bytes (413 beyond it).
+async fn read_body(body: Body, limit: usize) -> Result<Bytes, Problem> {
+    let too_large = || {
+        Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "request body too large",
+            None,
+        )
+    };
+    if body.is_end_stream() {
+        return Ok(Bytes::new());
+    }
+    if usize::try_from(body.size_hint().lower()).map_or(true, |lower| lower > limit) {
+        return Err(too_large());
+    }
+    let mut chunks = body.into_data_stream();
+    let mut first: Option<Bytes> = None;
+    let mut joined: Option<Vec<u8>> = None;
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk.map_err(|_| {
+            Problem::new(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "bad request",
+                Some("the request body could not be read".into()),
+            )
+        })?;
+        let so_far = joined
+            .as_ref()
+            .map_or_else(|| first.as_ref().map_or(0, Bytes::len), Vec::len);
+        if so_far + chunk.len() > limit {
+            return Err(too_large());
+        }
+        // One chunk (the usual case) is kept as it is; more are joined.
+        match (&mut joined, first.take()) {
+            (Some(all), _) => all.extend_from_slice(&chunk),
+            (None, Some(previous)) => {
+                let mut all = Vec::with_capacity(previous.len() + chunk.len());
+                all.extend_from_slice(&previous);
+                all.extend_from_slice(&chunk);
+                joined = Some(all);
+            }
+            (None, None) => first = Some(chunk),
+        }
+    }
+    Ok(joined.map(Bytes::from).or(first).unwrap_or_default())
 }
 
 // ----- problems -------------------------------------------------------------------------------
@@ -183,39 +441,7 @@ impl From<ThingError> for Problem {
     }
 }
 
-/// Turns errors that axum produces itself (404 fallback aside: 405, 413, 400 from extractors)
-/// into problem documents, keeping their headers (such as `Allow`).
-async fn problem_for_bare_errors(response: Response) -> Response {
-    let status = response.status();
-    if !(status.is_client_error() || status.is_server_error()) {
-        return response;
-    }
-    let is_problem = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with(PROBLEM_JSON));
-    if is_problem {
-        return response;
-    }
-    let (mut parts, _) = response.into_parts();
-    let (code, title) = match status {
-        StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "method not allowed"),
-        StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "request body too large"),
-        StatusCode::NOT_FOUND => ("not_found", "not found"),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported_media_type", "unsupported media type"),
-        s if s.is_server_error() => ("internal_error", "internal error"),
-        _ => ("bad_request", "bad request"),
-    };
-    let body = Problem::new(status, code, title, None).body.to_string();
-    parts
-        .headers
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
-    parts.headers.remove(header::CONTENT_LENGTH);
-    Response::from_parts(parts, Body::from(body))
-}
-
-async fn unknown_route() -> Problem {
+fn unknown_route() -> Problem {
     Problem::new(StatusCode::NOT_FOUND, "not_found", "not found", None)
 }
 
@@ -300,6 +526,21 @@ fn lookup(registry: &Registry, slug: &str) -> Result<ExposedThing, Problem> {
 
 type Reply = Result<Response, Problem>;
 
+/// The `uriVariables` of an affordance from the query string (none are read for an affordance
+/// that declares none).
+fn uri_variables(
+    thing: &ExposedThing,
+    kind: AffordanceKind,
+    name: &str,
+    query: Option<&str>,
+) -> Map<String, Value> {
+    // No query, no variables: the declarations are not even looked up.
+    match query.and_then(|_| thing.declared_uri_variables(kind, name)) {
+        Some(declared) => super::uri_template::parse_query(query, declared),
+        None => Map::new(),
+    }
+}
+
 // ----- TDs ------------------------------------------------------------------------------------
 
 fn td_response(thing: &ExposedThing, registry: &Registry, headers: &HeaderMap) -> Response {
@@ -308,12 +549,12 @@ fn td_response(thing: &ExposedThing, registry: &Registry, headers: &HeaderMap) -
     ([(header::CONTENT_TYPE, TD_JSON)], body).into_response()
 }
 
-async fn well_known(State(registry): State<AppState>, headers: HeaderMap) -> Response {
+fn well_known(registry: &Registry, headers: &HeaderMap) -> Response {
     let things = registry.things();
     if let [only] = things.as_slice() {
-        return td_response(only, &registry, &headers);
+        return td_response(only, registry, headers);
     }
-    let base = registry.base_for(host(&headers));
+    let base = registry.base_for(host(headers));
     let links: Vec<Value> = things
         .iter()
         .filter_map(|thing| {
@@ -333,47 +574,46 @@ async fn well_known(State(registry): State<AppState>, headers: HeaderMap) -> Res
         .into_response()
 }
 
-async fn thing_description(
-    State(registry): State<AppState>,
-    Path(slug): Path<String>,
-    headers: HeaderMap,
-) -> Reply {
-    let thing = lookup(&registry, &slug)?;
-    Ok(td_response(&thing, &registry, &headers))
+fn thing_description(registry: &Registry, slug: &str, headers: &HeaderMap) -> Reply {
+    let thing = lookup(registry, slug)?;
+    Ok(td_response(&thing, registry, headers))
 }
 
 // ----- properties -----------------------------------------------------------------------------
 
 async fn read_property(
-    State(registry): State<AppState>,
-    Path((slug, name)): Path<(String, String)>,
-    headers: HeaderMap,
+    registry: &Registry,
+    slug: &str,
+    name: &str,
+    headers: &HeaderMap,
+    query: Option<&str>,
 ) -> Reply {
-    let thing = lookup(&registry, &slug)?;
+    let thing = lookup(registry, slug)?;
+    let variables = uri_variables(&thing, AffordanceKind::Property, name, query);
     let value = thing
-        .read_property(&name, incoming_trace(&headers))
+        .read_property_with(name, incoming_trace(headers), variables)
         .await
         .map_err(|e| match e {
             ThingError::NotAllowed { .. } => Problem::from(e).allow("PUT"),
             other => other.into(),
         })?;
-    encoded(
-        StatusCode::OK,
-        &value,
-        response_codec(&headers, Codec::Json),
-    )
+    encoded(StatusCode::OK, &value, response_codec(headers, Codec::Json))
 }
 
 async fn write_property(
-    State(registry): State<AppState>,
-    Path((slug, name)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: Bytes,
+    registry: &Registry,
+    slug: &str,
+    name: &str,
+    headers: &HeaderMap,
+    query: Option<&str>,
+    body: Body,
 ) -> Reply {
-    let thing = lookup(&registry, &slug)?;
-    let (value, _) = decode_body(&headers, &body)?;
+    let body = read_body(body, registry.http.max_body_bytes).await?;
+    let thing = lookup(registry, slug)?;
+    let (value, _) = decode_body(headers, &body)?;
+    let variables = uri_variables(&thing, AffordanceKind::Property, name, query);
     thing
-        .write_property(&name, value, incoming_trace(&headers))
+        .write_property_with(name, value, incoming_trace(headers), variables)
         .await
         .map_err(|e| match e {
             ThingError::NotAllowed { .. } => Problem::from(e).allow("GET"),
@@ -382,28 +622,20 @@ async fn write_property(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn read_all(
-    State(registry): State<AppState>,
-    Path(slug): Path<String>,
-    headers: HeaderMap,
-) -> Reply {
-    let thing = lookup(&registry, &slug)?;
-    let values = thing.read_all_properties(incoming_trace(&headers)).await?;
+async fn read_all(registry: &Registry, slug: &str, headers: &HeaderMap) -> Reply {
+    let thing = lookup(registry, slug)?;
+    let values = thing.read_all_properties(incoming_trace(headers)).await?;
     encoded(
         StatusCode::OK,
         &Value::Object(values),
-        response_codec(&headers, Codec::Json),
+        response_codec(headers, Codec::Json),
     )
 }
 
-async fn write_multiple(
-    State(registry): State<AppState>,
-    Path(slug): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Reply {
-    let thing = lookup(&registry, &slug)?;
-    let (value, _) = decode_body(&headers, &body)?;
+async fn write_multiple(registry: &Registry, slug: &str, headers: &HeaderMap, body: Body) -> Reply {
+    let body = read_body(body, registry.http.max_body_bytes).await?;
+    let thing = lookup(registry, slug)?;
+    let (value, _) = decode_body(headers, &body)?;
     let Value::Object(values) = value else {
         return Err(ThingError::BadRequest(
             "writemultipleproperties needs an object of property values".into(),
@@ -411,7 +643,7 @@ async fn write_multiple(
         .into());
     };
     thing
-        .write_multiple_properties(values, incoming_trace(&headers))
+        .write_multiple_properties(values, incoming_trace(headers))
         .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -433,12 +665,48 @@ fn sse_values(registry: &Registry, values: ValueStream) -> Response {
         .into_response()
 }
 
+/// Whether the request asks for the long-poll answer's headers as soon as its subscription is
+/// in place (`Prefer: lmos-subscribed`, see `docs/http-binding.md`).
+fn wants_subscribed_headers(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::HeaderName::from_static("prefer"))
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| {
+            v.split(',')
+                .any(|p| p.trim().eq_ignore_ascii_case(SUBSCRIBED_PREFERENCE))
+        })
+}
+
 async fn long_poll(registry: &Registry, values: ValueStream, headers: &HeaderMap) -> Reply {
     let mut values = values.take_until(registry.closed());
-    match tokio::time::timeout(registry.http.long_poll_timeout, values.next()).await {
-        Ok(Some(Ok(value))) => {
-            encoded(StatusCode::OK, &value, response_codec(headers, Codec::Json))
-        }
+    let codec = response_codec(headers, Codec::Json);
+    let timeout = registry.http.long_poll_timeout;
+    if wants_subscribed_headers(headers) {
+        // The subscription exists now: the headers go out at once (the client knows from them
+        // that no later value is missed) and the body is the next value, or empty when the poll
+        // times out or the server closes.
+        let body = futures::stream::once(async move {
+            let bytes = match tokio::time::timeout(timeout, values.next()).await {
+                Ok(Some(Ok(value))) => codec.encode(&value).unwrap_or_default(),
+                _ => Vec::new(),
+            };
+            Ok::<_, Infallible>(Bytes::from(bytes))
+        });
+        let mut response = Response::new(Body::from_stream(body));
+        let response_headers = response.headers_mut();
+        response_headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(codec.media_type()),
+        );
+        response_headers.insert(
+            HeaderName::from_static("preference-applied"),
+            HeaderValue::from_static(SUBSCRIBED_PREFERENCE),
+        );
+        return Ok(response);
+    }
+    match tokio::time::timeout(timeout, values.next()).await {
+        Ok(Some(Ok(value))) => encoded(StatusCode::OK, &value, codec),
         Ok(Some(Err(error))) => Err(error.into()),
         Ok(None) => Err(Problem::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -450,7 +718,11 @@ async fn long_poll(registry: &Registry, values: ValueStream, headers: &HeaderMap
     }
 }
 
-fn observe(thing: &ExposedThing, name: &str) -> Result<ValueStream, Problem> {
+/// The values of an observable property or an event.
+fn values(thing: &ExposedThing, kind: AffordanceKind, name: &str) -> Result<ValueStream, Problem> {
+    if kind == AffordanceKind::Event {
+        return Ok(thing.subscribe_event(name)?);
+    }
     thing.observe_property(name).map_err(|e| match e {
         // A property that is not observable has no observe resource.
         ThingError::NotAllowed { name, .. } => ThingError::NotFound {
@@ -462,61 +734,44 @@ fn observe(thing: &ExposedThing, name: &str) -> Result<ValueStream, Problem> {
     })
 }
 
-async fn observe_sse(
-    State(registry): State<AppState>,
-    Path((slug, name)): Path<(String, String)>,
-) -> Reply {
-    let thing = lookup(&registry, &slug)?;
-    Ok(sse_values(&registry, observe(&thing, &name)?))
+fn stream_sse(registry: &Registry, kind: AffordanceKind, slug: &str, name: &str) -> Reply {
+    let thing = lookup(registry, slug)?;
+    Ok(sse_values(registry, values(&thing, kind, name)?))
 }
 
-async fn observe_long_poll(
-    State(registry): State<AppState>,
-    Path((slug, name)): Path<(String, String)>,
-    headers: HeaderMap,
+async fn stream_long_poll(
+    registry: &Registry,
+    kind: AffordanceKind,
+    slug: &str,
+    name: &str,
+    headers: &HeaderMap,
 ) -> Reply {
-    let thing = lookup(&registry, &slug)?;
-    let values = observe(&thing, &name)?;
-    long_poll(&registry, values, &headers).await
+    let thing = lookup(registry, slug)?;
+    let values = values(&thing, kind, name)?;
+    long_poll(registry, values, headers).await
 }
 
 /// node-wot's long-poll client sends `HEAD` first and wants a quick 2xx; the `GET` that follows
 /// waits for a value.
-async fn observe_handshake(
-    State(registry): State<AppState>,
-    Path((slug, name)): Path<(String, String)>,
+/// A `HEAD` with `Prefer: lmos-subscribed` learns from `Preference-Applied` that a `GET` with it
+/// gets its headers once the server listens.
+fn handshake(
+    registry: &Registry,
+    kind: AffordanceKind,
+    slug: &str,
+    name: &str,
+    headers: &HeaderMap,
 ) -> Reply {
-    let thing = lookup(&registry, &slug)?;
-    drop(observe(&thing, &name)?);
-    Ok(StatusCode::OK.into_response())
-}
-
-/// See [`observe_handshake`].
-async fn subscribe_handshake(
-    State(registry): State<AppState>,
-    Path((slug, name)): Path<(String, String)>,
-) -> Reply {
-    let thing = lookup(&registry, &slug)?;
-    drop(thing.subscribe_event(&name)?);
-    Ok(StatusCode::OK.into_response())
-}
-
-async fn subscribe_sse(
-    State(registry): State<AppState>,
-    Path((slug, name)): Path<(String, String)>,
-) -> Reply {
-    let thing = lookup(&registry, &slug)?;
-    Ok(sse_values(&registry, thing.subscribe_event(&name)?))
-}
-
-async fn subscribe_long_poll(
-    State(registry): State<AppState>,
-    Path((slug, name)): Path<(String, String)>,
-    headers: HeaderMap,
-) -> Reply {
-    let thing = lookup(&registry, &slug)?;
-    let values = thing.subscribe_event(&name)?;
-    long_poll(&registry, values, &headers).await
+    let thing = lookup(registry, slug)?;
+    drop(values(&thing, kind, name)?);
+    let mut response = StatusCode::OK.into_response();
+    if wants_subscribed_headers(headers) {
+        response.headers_mut().insert(
+            HeaderName::from_static("preference-applied"),
+            HeaderValue::from_static(SUBSCRIBED_PREFERENCE),
+        );
+    }
+    Ok(response)
 }
 
 // ----- actions --------------------------------------------------------------------------------
@@ -570,27 +825,23 @@ fn status_url(
 }
 
 async fn invoke_action(
-    State(registry): State<AppState>,
-    Path((slug, name)): Path<(String, String)>,
-    request: Request,
+    registry: &Registry,
+    slug: &str,
+    name: &str,
+    headers: &HeaderMap,
+    query: Option<&str>,
+    body: Body,
 ) -> Reply {
-    // The headers are moved out of the request instead of cloned (what the `HeaderMap` extractor
-    // does); the body is then read as the `Bytes` extractor would, with the same limit and the
-    // same rejections.
-    let (mut parts, body) = request.into_parts();
-    let headers = std::mem::take(&mut parts.headers);
-    let body = match Bytes::from_request(Request::from_parts(parts, body), &()).await {
-        Ok(body) => body,
-        Err(rejection) => return Ok(rejection.into_response()),
-    };
-    let thing = lookup(&registry, &slug)?;
-    let (input, codec) = decode_body(&headers, &body)?;
-    let trace = incoming_trace(&headers);
-    let out_codec = response_codec(&headers, codec);
-    if thing.is_async_action(&name)? {
-        let mut status = thing.start_action(&name, input, trace)?;
+    let body = read_body(body, registry.http.max_body_bytes).await?;
+    let thing = lookup(registry, slug)?;
+    let (input, codec) = decode_body(headers, &body)?;
+    let trace = incoming_trace(headers);
+    let out_codec = response_codec(headers, codec);
+    let variables = uri_variables(&thing, AffordanceKind::Action, name, query);
+    if thing.is_async_action(name)? {
+        let mut status = thing.start_action_with(name, input, trace, variables)?;
         let id = status.id.clone().unwrap_or_default();
-        let location = status_url(&registry, &headers, &slug, &name, &id);
+        let location = status_url(registry, headers, slug, name, &id);
         status.href = Some(location.clone());
         let value = serde_json::to_value(&status).unwrap_or(Value::Null);
         let mut response = encoded(StatusCode::CREATED, &value, out_codec)?;
@@ -599,18 +850,20 @@ async fn invoke_action(
         }
         return Ok(response);
     }
-    if accepts_event_stream(&headers) {
+    if accepts_event_stream(headers) {
         return Ok(sse_updates(
-            &registry,
-            thing.invoke_action_stream(&name, input, trace)?,
+            registry,
+            thing.invoke_action_stream_with(name, input, trace, variables)?,
         ));
     }
-    let output = thing.invoke_action(&name, input, trace).await?;
+    let output = thing
+        .invoke_action_with(name, input, trace, variables)
+        .await?;
     if output.is_null()
         && thing
             .template()
             .actions
-            .get(&name)
+            .get(name)
             .is_none_or(|a| a.output.is_none())
     {
         return Ok(StatusCode::NO_CONTENT.into_response());
@@ -618,30 +871,74 @@ async fn invoke_action(
     encoded(StatusCode::OK, &output, out_codec)
 }
 
-async fn query_action(
-    State(registry): State<AppState>,
-    Path((slug, name, id)): Path<(String, String, String)>,
-    headers: HeaderMap,
+fn query_action(
+    registry: &Registry,
+    slug: &str,
+    name: &str,
+    id: &str,
+    headers: &HeaderMap,
 ) -> Reply {
-    let thing = lookup(&registry, &slug)?;
-    if accepts_event_stream(&headers) {
-        return Ok(sse_updates(&registry, thing.action_updates(&name, &id)?));
+    let thing = lookup(registry, slug)?;
+    if accepts_event_stream(headers) {
+        return Ok(sse_updates(registry, thing.action_updates(name, id)?));
     }
-    let mut status = thing.query_action(&name, &id)?;
-    status.href = Some(status_url(&registry, &headers, &slug, &name, &id));
+    let mut status = thing.query_action(name, id)?;
+    status.href = Some(status_url(registry, headers, slug, name, id));
     let value = serde_json::to_value(&status).unwrap_or(Value::Null);
-    encoded(
-        StatusCode::OK,
-        &value,
-        response_codec(&headers, Codec::Json),
-    )
+    encoded(StatusCode::OK, &value, response_codec(headers, Codec::Json))
 }
 
-async fn cancel_action(
-    State(registry): State<AppState>,
-    Path((slug, name, id)): Path<(String, String, String)>,
-) -> Reply {
-    let thing = lookup(&registry, &slug)?;
-    thing.cancel_action(&name, &id)?;
+fn cancel_action(registry: &Registry, slug: &str, name: &str, id: &str) -> Reply {
+    let thing = lookup(registry, slug)?;
+    thing.cancel_action(name, id)?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(path: &str) -> Option<Vec<String>> {
+        let route = route(path).ok()??;
+        Some(match route {
+            Route::WellKnown => vec!["well-known".into()],
+            Route::Thing(t) => vec![t.into_owned()],
+            Route::Properties(t) => vec![t.into_owned(), "properties".into()],
+            Route::Property(t, p) => vec![t.into_owned(), p.into_owned()],
+            Route::Stream {
+                thing, name, sse, ..
+            } => {
+                vec![thing.into_owned(), name.into_owned(), sse.to_string()]
+            }
+            Route::Action(t, a) => vec![t.into_owned(), a.into_owned()],
+            Route::Instance(t, a, i) => vec![t.into_owned(), a.into_owned(), i.into_owned()],
+        })
+    }
+
+    #[test]
+    fn matches_the_url_layout() {
+        assert_eq!(names("/.well-known/wot").unwrap(), ["well-known"]);
+        assert_eq!(names("/lamp").unwrap(), ["lamp"]);
+        assert_eq!(names("/a%20b/actions/x%2Fy").unwrap(), ["a b", "x/y"]);
+        assert_eq!(names("/l/events/e/sse").unwrap(), ["l", "e", "true"]);
+        assert_eq!(
+            names("/l/properties/p/longpoll").unwrap(),
+            ["l", "p", "false"]
+        );
+        assert_eq!(names("/l/actions/a/123").unwrap(), ["l", "a", "123"]);
+        for path in [
+            "/",
+            "//properties",
+            "/l/",
+            "/l/properties/",
+            "/l/events/e",
+            "/l/events/e/other",
+            "/l/nope/x",
+            "/a/b/c/d/e/f",
+            "relative",
+        ] {
+            assert!(names(path).is_none(), "{path}");
+        }
+        assert!(route("/%FF").is_err());
+    }
 }
