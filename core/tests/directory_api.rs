@@ -521,6 +521,43 @@ async fn search_by_type_vendor_text_and_jsonpath() {
     .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(titles, json!(["Travel Planner", "Weather"]));
+    // The snapshot JSONPath runs over follows every write.
+    let jsonpath_titles = || async {
+        get_json(&format!(
+            "{base}search/jsonpath?query={}",
+            urlencode("$[?@['@type']=='lmos:Agent'].title")
+        ))
+        .await
+        .1
+    };
+    let mut news = td(
+        "agent",
+        "urn:example:news",
+        "News",
+        "Headlines",
+        "X",
+        ("read", "Reads news"),
+    );
+    news["registration"] = json!({"ttl": 1});
+    assert_eq!(
+        put(&base, "urn:example:news", &news).await.status(),
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        jsonpath_titles().await,
+        json!(["News", "Travel Planner", "Weather"])
+    );
+    eventually("the expired entry leaves the JSONPath results", || async {
+        jsonpath_titles().await == json!(["Travel Planner", "Weather"])
+    })
+    .await;
+    client()
+        .delete(format!("{base}things/urn:example:travel"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(jsonpath_titles().await, json!(["Weather"]));
+    put(&base, "urn:example:travel", &travel("urn:example:travel")).await;
     let (status, problem) =
         get_json(&format!("{base}search/jsonpath?query={}", urlencode("$[?"))).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);

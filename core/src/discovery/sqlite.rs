@@ -534,6 +534,17 @@ impl DirectoryStore for SqliteStore {
         })
     }
 
+    fn latest_event_id(&self) -> StoreFuture<'_, u64> {
+        self.run(|connection| {
+            let id: i64 = connection
+                .prepare_cached("SELECT coalesce(max(id), 0) FROM events")
+                .map_err(store_error)?
+                .query_row([], |row| row.get(0))
+                .map_err(store_error)?;
+            Ok(u64::try_from(id).unwrap_or(0))
+        })
+    }
+
     fn subscribe(&self) -> broadcast::Receiver<ChangeEvent> {
         self.inner.events.subscribe()
     }
