@@ -508,6 +508,11 @@ async fn search_by_type_vendor_text_and_jsonpath() {
     assert_eq!(ids(&found)[0], "urn:example:weather");
     assert!(ids(&found).contains(&"urn:example:travel".to_owned()));
     assert!(!ids(&found).contains(&"urn:example:geo".to_owned()));
+    // Full pages come from the ranked-inside-FTS path; the order is the same.
+    let (_, first) = get_json(&format!("{base}search?q=weather&limit=1")).await;
+    assert_eq!(ids(&first), ["urn:example:weather"]);
+    let (_, second) = get_json(&format!("{base}search?q=weather&limit=1&offset=1")).await;
+    assert_eq!(ids(&second), ["urn:example:travel"]);
     // Affordance descriptions count, and stemming finds "coordinates" for "coordinate".
     let (_, found) = get_json(&format!("{base}search?q=coordinate")).await;
     assert_eq!(ids(&found), ["urn:example:geo"]);

@@ -251,6 +251,37 @@ fn search_blocking(
             .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
             .collect::<Vec<_>>()
             .join(" OR ");
+        if query.types.is_empty() && query.vendor.is_none() {
+            // Text alone: rank inside FTS5 and join only the best few rows. Expired rows not yet
+            // purged can make this page short; then the full query below answers.
+            let window = query.offset.saturating_add(query.limit).saturating_add(64);
+            let mut statement = connection
+                .prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM (SELECT rowid AS r, rank AS score FROM things_fts
+                     WHERE things_fts MATCH ?1 ORDER BY rank LIMIT ?2) m
+                     JOIN things t ON t.rowid = m.r WHERE (t.expires IS NULL OR t.expires > ?3)
+                     ORDER BY m.score, t.id LIMIT ?4 OFFSET ?5"
+                ))
+                .map_err(store_error)?;
+            let rows = statement
+                .query_map(
+                    params![
+                        expression,
+                        to_i64(window),
+                        now,
+                        to_i64(query.limit),
+                        to_i64(query.offset)
+                    ],
+                    read_row,
+                )
+                .map_err(store_error)?;
+            let found = rows
+                .map(|row| to_stored(row.map_err(store_error)?))
+                .collect::<Result<Vec<_>, _>>()?;
+            if found.len() as u64 >= query.limit {
+                return Ok(found);
+            }
+        }
         sql.push_str(&format!(
             "SELECT {COLUMNS} FROM things_fts JOIN things t ON t.rowid = things_fts.rowid
              WHERE things_fts MATCH ?"
@@ -331,6 +362,13 @@ impl SqliteStore {
                 .busy_timeout(std::time::Duration::from_secs(5))
                 .map_err(store_error)?;
             connection.execute_batch(SCHEMA).map_err(store_error)?;
+            // Rank by bm25 with title 10, description 4, affordances 1 (also for `rank`).
+            connection
+                .execute(
+                    "INSERT INTO things_fts (things_fts, rank) VALUES ('rank', 'bm25(10.0, 4.0, 1.0)')",
+                    [],
+                )
+                .map_err(store_error)?;
             Ok(connection)
         })
         .await
