@@ -293,7 +293,10 @@ fn search_blocking(
     sql.push_str(" AND (t.expires IS NULL OR t.expires > ?)");
     args.push(now.into());
     for ty in &query.types {
-        sql.push_str(" AND t.rowid IN (SELECT thing FROM thing_types WHERE type = ?)");
+        // Correlated, so that a page ordered by id stops early (a primary-key probe per row).
+        sql.push_str(
+            " AND EXISTS (SELECT 1 FROM thing_types y WHERE y.type = ? AND y.thing = t.rowid)",
+        );
         args.push(ty.clone().into());
     }
     if let Some(vendor) = &query.vendor {
