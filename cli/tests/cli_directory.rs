@@ -36,7 +36,7 @@ async fn serve(args: &[&str], data_home: &Path) -> (Child, String) {
         .expect("the base URL is printed")
         .unwrap()
         .expect("a first line");
-    assert!(first.starts_with("http://127.0.0.1:"), "{first}");
+    assert!(first.starts_with("http://"), "{first}");
     (child, first)
 }
 
@@ -237,4 +237,120 @@ async fn discover_prints_one_thing_a_line_or_json() {
     // The directory is gone now.
     let run = lmos(&["discover", "--directory", &base, "--type", "agent"], None).await;
     assert_eq!(run.code, 3, "{run:?}");
+}
+
+/// The local address multicast leaves from (the interface of the route to 224.0.0.251).
+fn multicast_address() -> std::net::IpAddr {
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+    socket
+        .connect("224.0.0.251:5353")
+        .expect("this host has a route for multicast (needed for the mDNS test)");
+    let ip = socket.local_addr().unwrap().ip();
+    assert!(
+        !ip.is_unspecified() && !ip.is_loopback(),
+        "no multicast-capable interface: {ip}"
+    );
+    ip
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discover_mdns_finds_advertised_things_and_searches_advertised_directories() {
+    install_crypto();
+    let ip = multicast_address().to_string();
+    let mdns_port = std::net::UdpSocket::bind("0.0.0.0:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    let dir = temp_dir();
+    let db = format!("sqlite:{}", dir.join("m.db").display());
+    let (mut child, base) = serve(
+        &[
+            "--host",
+            &ip,
+            "--mdns",
+            "--mdns-port",
+            &mdns_port,
+            "--db",
+            &db,
+        ],
+        &dir,
+    )
+    .await;
+    let client = DirectoryClient::new(&base).unwrap();
+    client
+        .register(
+            &agent(
+                "urn:example:registered",
+                "Registered",
+                "Found through the directory",
+            ),
+            None,
+        )
+        .await
+        .unwrap();
+    client
+        .register(
+            &tool(
+                "urn:example:registered-tool",
+                "Registered Tool",
+                "Not an agent",
+            ),
+            None,
+        )
+        .await
+        .unwrap();
+
+    // A thing advertised by its servient, not registered anywhere.
+    let servient = lmos::thing::Servient::builder()
+        .http_host(ip.parse().unwrap())
+        .http_port(0)
+        .build()
+        .unwrap();
+    servient
+        .expose(
+            lmos::td::ThingBuilder::agent("Local Agent")
+                .id("urn:example:local")
+                .build(),
+        )
+        .unwrap();
+    servient.start().await.unwrap();
+    let advertiser = lmos::discovery::Mdns::new(lmos::discovery::MdnsOptions {
+        port: mdns_port.parse().unwrap(),
+    })
+    .unwrap();
+    advertiser.advertise_servient(&servient).unwrap();
+
+    let run = lmos(
+        &[
+            "discover",
+            "--mdns",
+            "--mdns-port",
+            &mdns_port,
+            "--mdns-wait",
+            "5",
+            "--type",
+            "agent",
+            "--format",
+            "json",
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(run.code, 0, "{run:?}");
+    let found: Value = serde_json::from_str(&run.stdout).unwrap();
+    let mut ids: Vec<&str> = found
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
+    ids.sort();
+    assert_eq!(ids, ["urn:example:local", "urn:example:registered"]);
+
+    advertiser.shutdown().await;
+    servient.shutdown().await;
+    child.start_kill().unwrap();
+    let _ = child.wait().await;
 }

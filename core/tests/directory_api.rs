@@ -508,6 +508,11 @@ async fn search_by_type_vendor_text_and_jsonpath() {
     assert_eq!(ids(&found)[0], "urn:example:weather");
     assert!(ids(&found).contains(&"urn:example:travel".to_owned()));
     assert!(!ids(&found).contains(&"urn:example:geo".to_owned()));
+    // Full pages come from the ranked-inside-FTS path; the order is the same.
+    let (_, first) = get_json(&format!("{base}search?q=weather&limit=1")).await;
+    assert_eq!(ids(&first), ["urn:example:weather"]);
+    let (_, second) = get_json(&format!("{base}search?q=weather&limit=1&offset=1")).await;
+    assert_eq!(ids(&second), ["urn:example:travel"]);
     // Affordance descriptions count, and stemming finds "coordinates" for "coordinate".
     let (_, found) = get_json(&format!("{base}search?q=coordinate")).await;
     assert_eq!(ids(&found), ["urn:example:geo"]);
@@ -521,6 +526,43 @@ async fn search_by_type_vendor_text_and_jsonpath() {
     .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(titles, json!(["Travel Planner", "Weather"]));
+    // The snapshot JSONPath runs over follows every write.
+    let jsonpath_titles = || async {
+        get_json(&format!(
+            "{base}search/jsonpath?query={}",
+            urlencode("$[?@['@type']=='lmos:Agent'].title")
+        ))
+        .await
+        .1
+    };
+    let mut news = td(
+        "agent",
+        "urn:example:news",
+        "News",
+        "Headlines",
+        "X",
+        ("read", "Reads news"),
+    );
+    news["registration"] = json!({"ttl": 1});
+    assert_eq!(
+        put(&base, "urn:example:news", &news).await.status(),
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        jsonpath_titles().await,
+        json!(["News", "Travel Planner", "Weather"])
+    );
+    eventually("the expired entry leaves the JSONPath results", || async {
+        jsonpath_titles().await == json!(["Travel Planner", "Weather"])
+    })
+    .await;
+    client()
+        .delete(format!("{base}things/urn:example:travel"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(jsonpath_titles().await, json!(["Weather"]));
+    put(&base, "urn:example:travel", &travel("urn:example:travel")).await;
     let (status, problem) =
         get_json(&format!("{base}search/jsonpath?query={}", urlencode("$[?"))).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);

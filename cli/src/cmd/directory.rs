@@ -8,7 +8,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use lmos::discovery::{Directory, DirectorySettings, DirectoryStore};
+use lmos::discovery::{Directory, DirectorySettings, DirectoryStore, Mdns, MdnsOptions};
 
 use crate::{EXIT_ERROR, EXIT_OK};
 
@@ -44,6 +44,13 @@ struct ServeArgs {
     /// Longest time-to-live granted to a registration, in seconds.
     #[arg(long, value_name = "SECONDS")]
     max_ttl: Option<u64>,
+    /// Advertise the directory on the local network (DNS-SD `_directory._sub._wot._tcp` over
+    /// mDNS). Only an address other than 127.0.0.1 (see --host) is visible on the network.
+    #[arg(long)]
+    mdns: bool,
+    /// UDP port of the mDNS group (5353 is mDNS proper).
+    #[arg(long, value_name = "PORT", default_value_t = 5353)]
+    mdns_port: u16,
 }
 
 /// The default store file: `$XDG_DATA_HOME/lmos/directory.db`, else
@@ -118,11 +125,33 @@ async fn serve(args: ServeArgs) -> u8 {
             return EXIT_ERROR;
         }
     };
+    let mdns = if args.mdns {
+        let advertised = Mdns::new(MdnsOptions {
+            port: args.mdns_port,
+        })
+        .and_then(|mdns| {
+            mdns.advertise_directory("LMOS Directory", &running)?;
+            Ok(mdns)
+        });
+        match advertised {
+            Ok(mdns) => Some(mdns),
+            Err(e) => {
+                errln!("lmos directory serve: {e}");
+                running.shutdown().await;
+                return EXIT_ERROR;
+            }
+        }
+    } else {
+        None
+    };
     if !crate::write_stdout(&format!("{}\n", running.base_url())) {
         running.shutdown().await;
         return EXIT_ERROR;
     }
     stop_signal().await;
+    if let Some(mdns) = mdns {
+        mdns.shutdown().await;
+    }
     running.shutdown().await;
     EXIT_OK
 }

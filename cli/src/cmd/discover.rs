@@ -4,7 +4,10 @@
 //! Exit status: 0 on success (also when nothing matched), 2 for a bad argument, 3 when the
 //! directory cannot be reached or refuses the query.
 
-use lmos::discovery::{DirectoryClient, SearchQuery};
+use std::time::Duration;
+
+use lmos::discovery::index::{query_words, IndexFields};
+use lmos::discovery::{DirectoryClient, Mdns, MdnsOptions, SearchQuery, ServiceKind};
 use serde_json::Value;
 
 use crate::Format;
@@ -19,6 +22,16 @@ pub struct Args {
     /// Base URL of a Thing Description Directory.
     #[arg(long, value_name = "URL")]
     directory: Option<String>,
+    /// Also browse the local network (DNS-SD over mDNS, `_wot._tcp`): things found there are
+    /// listed, directories found there are searched (unless --directory names one).
+    #[arg(long)]
+    mdns: bool,
+    /// How long to listen for mDNS answers, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 3.0)]
+    mdns_wait: f64,
+    /// UDP port of the mDNS group (5353 is mDNS proper).
+    #[arg(long, value_name = "PORT", default_value_t = 5353)]
+    mdns_port: u16,
     /// Only things of this type: `agent`, `tool`, or any `@type` value.
     #[arg(long = "type", value_name = "agent|tool|TYPE")]
     kind: Option<String>,
@@ -68,17 +81,121 @@ fn line(td: &Value) -> String {
     )
 }
 
+/// Whether a TD found on the network (not in a directory) matches the criteria.
+fn matches(td: &Value, args: &Args) -> bool {
+    let fields = IndexFields::of(td);
+    if let Some(kind) = &args.kind {
+        let wanted = match kind.to_ascii_lowercase().as_str() {
+            "agent" => "lmos:Agent".to_owned(),
+            "tool" => "lmos:Tool".to_owned(),
+            _ => kind.clone(),
+        };
+        if !fields.types.contains(&wanted) {
+            return false;
+        }
+    }
+    if let Some(vendor) = &args.vendor {
+        if fields.vendor.as_deref() != Some(vendor.to_lowercase().as_str()) {
+            return false;
+        }
+    }
+    if let Some(query) = &args.query {
+        let text = format!(
+            "{} {} {}",
+            fields.title, fields.description, fields.affordances
+        )
+        .to_lowercase();
+        let words: Vec<String> = text
+            .split(|c: char| !c.is_alphanumeric())
+            .map(str::to_owned)
+            .collect();
+        if !query_words(query)
+            .iter()
+            .any(|w| words.iter().any(|t| t.starts_with(w.as_str())))
+        {
+            return false;
+        }
+    }
+    true
+}
+
 /// Runs the command; returns the exit status.
 pub async fn run(args: Args) -> u8 {
-    let Some(url) = args.directory.as_deref() else {
-        errln!("lmos discover: name a directory with --directory URL");
+    if !args.mdns {
+        let Some(url) = args.directory.clone() else {
+            errln!("lmos discover: name a directory with --directory URL, or browse the network with --mdns");
+            return EXIT_USAGE;
+        };
+        return search_directory(&args, &url).await;
+    }
+    if !(args.mdns_wait.is_finite() && args.mdns_wait >= 0.0) {
+        errln!("lmos discover: --mdns-wait must be a non-negative number of seconds");
         return EXIT_USAGE;
+    }
+    let mdns = match Mdns::new(MdnsOptions {
+        port: args.mdns_port,
+    }) {
+        Ok(mdns) => mdns,
+        Err(e) => {
+            errln!("lmos discover: {e}");
+            return EXIT_UNREACHABLE;
+        }
     };
+    let found = mdns
+        .browse_for(None, Duration::from_secs_f64(args.mdns_wait))
+        .await;
+    mdns.shutdown().await;
+    let found = match found {
+        Ok(found) => found,
+        Err(e) => {
+            errln!("lmos discover: {e}");
+            return EXIT_UNREACHABLE;
+        }
+    };
+    let mut results: Vec<Value> = Vec::new();
+    let mut directories: Vec<String> = args.directory.iter().cloned().collect();
+    for service in found {
+        match (&service.kind, service.td) {
+            (ServiceKind::Directory, Ok(_)) if args.directory.is_none() => {
+                let base = service.url.trim_end_matches(".well-known/wot").to_owned();
+                if !directories.contains(&base) {
+                    directories.push(base);
+                }
+            }
+            (ServiceKind::Thing, Ok(td)) if args.jsonpath.is_none() && matches(&td, &args) => {
+                results.push(td);
+            }
+            (_, Err(e)) => errln!("lmos discover: {} ({}): {e}", service.instance, service.url),
+            _ => {}
+        }
+    }
+    for url in &directories {
+        match query_directory(&args, url).await {
+            Ok(found) => results.extend(found),
+            Err(code) => return code,
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    results.retain(|td| match td.get("id").and_then(Value::as_str) {
+        Some(id) => seen.insert(id.to_owned()),
+        None => true,
+    });
+    print(&args, results)
+}
+
+async fn search_directory(args: &Args, url: &str) -> u8 {
+    match query_directory(args, url).await {
+        Ok(found) => print(args, found),
+        Err(code) => code,
+    }
+}
+
+async fn query_directory(args: &Args, url: &str) -> Result<Vec<Value>, u8> {
     let client = match DirectoryClient::new(url) {
         Ok(client) => client,
         Err(e) => {
             errln!("lmos discover: {e}");
-            return EXIT_USAGE;
+            return Err(EXIT_USAGE);
         }
     };
     let found = if let Some(expression) = &args.jsonpath {
@@ -94,13 +211,13 @@ pub async fn run(args: Args) -> u8 {
             })
             .await
     };
-    let found = match found {
-        Ok(found) => found,
-        Err(e) => {
-            errln!("lmos discover: {url}: {e}");
-            return EXIT_UNREACHABLE;
-        }
-    };
+    found.map_err(|e| {
+        errln!("lmos discover: {url}: {e}");
+        EXIT_UNREACHABLE
+    })
+}
+
+fn print(args: &Args, found: Vec<Value>) -> u8 {
     let text = match args.format {
         Format::Json => format!(
             "{}\n",

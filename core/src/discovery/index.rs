@@ -108,9 +108,13 @@ fn split_identifier(name: &str) -> String {
 }
 
 /// Words that carry no meaning in a search phrase ("find an agent that can tell the weather").
+/// `agent` and `tool` are among them: nearly every LMOS description says one or the other, so
+/// they would rank nothing; ask for the type with the `type` criterion instead.
 const STOP_WORDS: &[&str] = &[
     "a",
     "about",
+    "agent",
+    "agents",
     "an",
     "and",
     "any",
@@ -146,6 +150,8 @@ const STOP_WORDS: &[&str] = &[
     "the",
     "this",
     "to",
+    "tool",
+    "tools",
     "want",
     "what",
     "which",
@@ -260,7 +266,7 @@ mod tests {
         assert_eq!(fields.affordances, "get Forecast Forecast for a city");
         assert_eq!(
             query_words("find an agent that can tell the weather"),
-            vec!["agent", "weather"]
+            vec!["weather"]
         );
     }
 }

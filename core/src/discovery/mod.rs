@@ -1,12 +1,14 @@
 //! Discovery: the Thing Description Directory (W3C WoT Discovery) with its stores
 //! ([`DirectoryStore`], [`SqliteStore`], [`PostgresStore`]), the HTTP routes that serve it
 //! ([`Directory`]), the client that registers and searches ([`DirectoryClient`]) and the
-//! registration that keeps an exposed thing's entry alive ([`DirectoryRegistration`]).
+//! registration that keeps an exposed thing's entry alive ([`DirectoryRegistration`]), and
+//! DNS-SD/mDNS advertising and browsing ([`Mdns`]).
 //!
 //! The routes, search and event semantics are documented in `docs/discovery.md`.
 
 pub mod client;
 pub mod index;
+pub mod mdns;
 pub mod postgres;
 pub mod registration;
 pub mod server;
@@ -14,6 +16,7 @@ pub mod sqlite;
 pub mod store;
 
 pub use client::{DirectoryClient, DirectoryEvent, WatchOptions};
+pub use mdns::{FoundService, Mdns, MdnsOptions, ServiceKind};
 pub use postgres::PostgresStore;
 pub use registration::DirectoryRegistration;
 pub use server::{Directory, DirectorySettings, RunningDirectory};
@@ -27,10 +30,6 @@ pub use store::{
 pub const THING_DIRECTORY: &str = "ThingDirectory";
 /// The WoT Discovery JSON-LD context.
 pub const DISCOVERY_CONTEXT: &str = "https://www.w3.org/2022/wot/discovery";
-/// DNS-SD service type of a servient's things.
-pub const WOT_SERVICE: &str = "_wot._tcp";
-/// DNS-SD subtype of a directory.
-pub const DIRECTORY_SUBTYPE: &str = "_directory._sub._wot._tcp";
 
 /// What can go wrong in a directory: its store, a request, a response.
 #[derive(Debug, Clone, thiserror::Error)]

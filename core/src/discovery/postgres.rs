@@ -553,6 +553,19 @@ impl DirectoryStore for PostgresStore {
         })
     }
 
+    fn latest_event_id(&self) -> StoreFuture<'_, u64> {
+        Box::pin(async move {
+            let client = self.inner.client.lock().await;
+            let id: i64 = client
+                .query_one("SELECT coalesce(max(id), 0) FROM lmos_events", &[])
+                .await
+                .map_err(db_error)?
+                .try_get(0)
+                .map_err(db_error)?;
+            Ok(u64::try_from(id).unwrap_or(0))
+        })
+    }
+
     fn subscribe(&self) -> broadcast::Receiver<ChangeEvent> {
         self.inner.events.subscribe()
     }

@@ -65,6 +65,7 @@ impl DirectoryRegistration {
             let interval = refresh_interval(ttl);
             let retry = (ttl / 8).clamp(Duration::from_millis(200), Duration::from_secs(5));
             let mut wait = interval;
+            let mut failing = false;
             loop {
                 tokio::select! {
                     _ = stopped.wait_for(|stop| *stop) => return,
@@ -78,12 +79,26 @@ impl DirectoryRegistration {
                 }
                 // PUT creates the entry again if the directory lost it.
                 wait = match task_client.put(&task_id, &td, Some(ttl)).await {
-                    Ok(_) => interval,
+                    Ok(_) => {
+                        if failing {
+                            eprintln!(
+                                "lmos: the directory entry {task_id} at {} is refreshed again",
+                                task_client.base_url()
+                            );
+                        }
+                        failing = false;
+                        interval
+                    }
                     Err(error) => {
-                        eprintln!(
-                            "lmos: refreshing the directory entry {task_id} at {} failed: {error}",
-                            task_client.base_url()
-                        );
+                        // Told once per outage, not on every retry.
+                        if !failing {
+                            eprintln!(
+                                "lmos: refreshing the directory entry {task_id} at {} failed \
+                                 (retrying every {retry:?}): {error}",
+                                task_client.base_url()
+                            );
+                        }
+                        failing = true;
                         retry
                     }
                 };

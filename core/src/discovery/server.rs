@@ -58,6 +58,10 @@ pub struct DirectorySettings {
     pub max_body_bytes: usize,
     /// How often expired entries are purged (by [`Directory::start`] / [`Directory::spawn_purge`]).
     pub purge_interval: Duration,
+    /// JSONPath queries run over an in-memory snapshot of every TD, rebuilt after any change;
+    /// a directory with more entries than this keeps no snapshot (memory) and reads the store on
+    /// every query.
+    pub jsonpath_snapshot_limit: usize,
 }
 
 impl Default for DirectorySettings {
@@ -69,6 +73,7 @@ impl Default for DirectorySettings {
             max_ttl: None,
             max_body_bytes: 4 * 1024 * 1024,
             purge_interval: Duration::from_secs(1),
+            jsonpath_snapshot_limit: 50_000,
         }
     }
 }
@@ -77,6 +82,17 @@ struct DirectoryState {
     store: Arc<dyn DirectoryStore>,
     settings: DirectorySettings,
     closing: watch::Sender<bool>,
+    snapshot: tokio::sync::Mutex<Option<Snapshot>>,
+}
+
+/// Every TD as one JSON array, valid while the store's latest event id is the same and nothing
+/// expired.
+struct Snapshot {
+    all: Arc<Value>,
+    /// The store's latest event id, read before the array was.
+    event_id: u64,
+    /// The earliest expiry among the entries.
+    stale_at: Option<Timestamp>,
 }
 
 /// A Thing Description Directory over a [`DirectoryStore`]: its routes ([`router`](Self::router))
@@ -156,6 +172,7 @@ impl Directory {
                 store,
                 settings,
                 closing: watch::Sender::new(false),
+                snapshot: tokio::sync::Mutex::new(None),
             }),
         }
     }
@@ -759,18 +776,56 @@ async fn search_jsonpath(State(state): State<Shared>, RawQuery(raw): RawQuery) -
         Ok(path) => path,
         Err(e) => return bad_request(format!("invalid JSONPath expression: {e}")),
     };
-    let now = Timestamp::now();
-    let things = match state.store.all(now).await {
-        Ok(things) => things,
+    let all = match jsonpath_documents(&state).await {
+        Ok(all) => all,
         Err(error) => return store_failure(error),
     };
-    let all = Value::Array(things.iter().map(|t| t.enriched(now)).collect());
     let found: Vec<&Value> = path.query(&all).all();
     (
         [(header::CONTENT_TYPE, "application/json")],
         serde_json::to_string(&found).unwrap_or_else(|_| "[]".into()),
     )
         .into_response()
+}
+
+/// The array JSONPath queries run over: every unexpired TD with its `registration` (without
+/// `retrieved`), from the snapshot when it is fresh.
+async fn jsonpath_documents(state: &DirectoryState) -> Result<Arc<Value>, DirectoryError> {
+    let now = Timestamp::now();
+    let mut snapshot = state.snapshot.lock().await;
+    // Any write, by this instance or another one sharing the store, records an event.
+    let event_id = state.store.latest_event_id().await?;
+    if let Some(current) = snapshot.as_ref() {
+        if current.event_id == event_id && current.stale_at.is_none_or(|at| now < at) {
+            return Ok(current.all.clone());
+        }
+    }
+    *snapshot = None;
+    let things = state.store.all(now).await?;
+    let stale_at = things.iter().filter_map(|t| t.registration.expires).min();
+    let keep = things.len() <= state.settings.jsonpath_snapshot_limit;
+    let all = Arc::new(Value::Array(
+        things
+            .iter()
+            .map(|t| {
+                let mut td = t.enriched(now);
+                if let Some(registration) =
+                    td.get_mut("registration").and_then(Value::as_object_mut)
+                {
+                    registration.shift_remove("retrieved");
+                }
+                td
+            })
+            .collect(),
+    ));
+    if keep {
+        *snapshot = Some(Snapshot {
+            all: all.clone(),
+            event_id,
+            stale_at,
+        });
+    }
+    Ok(all)
 }
 
 /// `agent` and `tool` name the LMOS types; anything else is taken as written.

@@ -251,6 +251,37 @@ fn search_blocking(
             .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
             .collect::<Vec<_>>()
             .join(" OR ");
+        if query.types.is_empty() && query.vendor.is_none() {
+            // Text alone: rank inside FTS5 and join only the best few rows. Expired rows not yet
+            // purged can make this page short; then the full query below answers.
+            let window = query.offset.saturating_add(query.limit).saturating_add(64);
+            let mut statement = connection
+                .prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM (SELECT rowid AS r, rank AS score FROM things_fts
+                     WHERE things_fts MATCH ?1 ORDER BY rank LIMIT ?2) m
+                     JOIN things t ON t.rowid = m.r WHERE (t.expires IS NULL OR t.expires > ?3)
+                     ORDER BY m.score, t.id LIMIT ?4 OFFSET ?5"
+                ))
+                .map_err(store_error)?;
+            let rows = statement
+                .query_map(
+                    params![
+                        expression,
+                        to_i64(window),
+                        now,
+                        to_i64(query.limit),
+                        to_i64(query.offset)
+                    ],
+                    read_row,
+                )
+                .map_err(store_error)?;
+            let found = rows
+                .map(|row| to_stored(row.map_err(store_error)?))
+                .collect::<Result<Vec<_>, _>>()?;
+            if found.len() as u64 >= query.limit {
+                return Ok(found);
+            }
+        }
         sql.push_str(&format!(
             "SELECT {COLUMNS} FROM things_fts JOIN things t ON t.rowid = things_fts.rowid
              WHERE things_fts MATCH ?"
@@ -262,7 +293,10 @@ fn search_blocking(
     sql.push_str(" AND (t.expires IS NULL OR t.expires > ?)");
     args.push(now.into());
     for ty in &query.types {
-        sql.push_str(" AND t.rowid IN (SELECT thing FROM thing_types WHERE type = ?)");
+        // Correlated, so that a page ordered by id stops early (a primary-key probe per row).
+        sql.push_str(
+            " AND EXISTS (SELECT 1 FROM thing_types y WHERE y.type = ? AND y.thing = t.rowid)",
+        );
         args.push(ty.clone().into());
     }
     if let Some(vendor) = &query.vendor {
@@ -331,6 +365,13 @@ impl SqliteStore {
                 .busy_timeout(std::time::Duration::from_secs(5))
                 .map_err(store_error)?;
             connection.execute_batch(SCHEMA).map_err(store_error)?;
+            // Rank by bm25 with title 10, description 4, affordances 1 (also for `rank`).
+            connection
+                .execute(
+                    "INSERT INTO things_fts (things_fts, rank) VALUES ('rank', 'bm25(10.0, 4.0, 1.0)')",
+                    [],
+                )
+                .map_err(store_error)?;
             Ok(connection)
         })
         .await
@@ -531,6 +572,17 @@ impl DirectoryStore for SqliteStore {
                 .map_err(store_error)?;
             rows.map(|row| to_event(row.map_err(store_error)?))
                 .collect()
+        })
+    }
+
+    fn latest_event_id(&self) -> StoreFuture<'_, u64> {
+        self.run(|connection| {
+            let id: i64 = connection
+                .prepare_cached("SELECT coalesce(max(id), 0) FROM events")
+                .map_err(store_error)?
+                .query_row([], |row| row.get(0))
+                .map_err(store_error)?;
+            Ok(u64::try_from(id).unwrap_or(0))
         })
     }
 

@@ -213,6 +213,10 @@ pub trait DirectoryStore: Send + Sync + 'static {
     /// Recorded events with an id greater than `after`, oldest first, at most `limit`.
     fn events_after(&self, after: u64, limit: u64) -> StoreFuture<'_, Vec<ChangeEvent>>;
 
+    /// The id of the latest recorded event (0 when there is none): changes whenever the store
+    /// does, whichever instance wrote.
+    fn latest_event_id(&self) -> StoreFuture<'_, u64>;
+
     /// Events as they are recorded, by this process or (for shared stores) any other instance.
     fn subscribe(&self) -> broadcast::Receiver<ChangeEvent>;
 }

@@ -622,7 +622,8 @@ impl Servient {
         read_lock(&self.inner.base_url).as_ref().map(Url::to_string)
     }
 
-    /// Stops the server: no new connections; open streams (SSE, long-poll) are closed.
+    /// Stops the server: directory entries kept by [`ExposedThing::register`] are deleted, no new
+    /// connections are accepted, open streams (SSE, long-poll) are closed.
     pub async fn shutdown(&self) {
         // Directory entries go first, while the things still answer.
         for thing in self.things() {
