@@ -22,17 +22,7 @@ pub type SharedDidDocument = Arc<RwLock<Option<DidDocument>>>;
 pub fn did_document_router(document: SharedDidDocument, did: Option<&str>) -> axum::Router {
     let handler = move || {
         let document = document.clone();
-        async move {
-            let current = document.read().unwrap_or_else(|e| e.into_inner()).clone();
-            match current {
-                Some(doc) => (
-                    [(header::CONTENT_TYPE, DID_JSON)],
-                    doc.to_value().to_string(),
-                )
-                    .into_response(),
-                None => axum::http::StatusCode::NOT_FOUND.into_response(),
-            }
-        }
+        async move { did_document_response(&document) }
     };
     let mut router = axum::Router::new().route(WELL_KNOWN_DID, axum::routing::get(handler.clone()));
     if let Some(path) = did.and_then(|d| did_web::document_path(d).ok()) {
@@ -41,6 +31,41 @@ pub fn did_document_router(document: SharedDidDocument, did: Option<&str>) -> ax
         }
     }
     router
+}
+
+/// The answer to `GET /.well-known/did.json`: the document, or 404 while there is none.
+pub(crate) fn did_document_response(document: &SharedDidDocument) -> axum::response::Response {
+    let current = document.read().unwrap_or_else(|e| e.into_inner()).clone();
+    match current {
+        Some(doc) => (
+            [(header::CONTENT_TYPE, DID_JSON)],
+            doc.to_value().to_string(),
+        )
+            .into_response(),
+        None => axum::http::StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// `response` signed when it is a TD and `signer` holds a key (what
+/// [`sign_thing_descriptions`] does as a layer, for a servient's own port, which serves without
+/// an axum `Router`). Costs one header look-up for every other response.
+pub(crate) async fn sign_if_description(
+    response: axum::response::Response,
+    signer: &SharedSigner,
+) -> axum::response::Response {
+    let is_td = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with(crate::binding::http::TD_JSON));
+    if !is_td {
+        return response;
+    }
+    let key = signer.read().unwrap_or_else(|e| e.into_inner()).clone();
+    match key {
+        Some(key) => sign_response(response, &key).await,
+        None => response,
+    }
 }
 
 /// Largest TD the signing layer reads back (16 MiB).

@@ -255,9 +255,9 @@ pub(crate) struct Registry {
     /// connections close instead of outliving the server.
     closing: watch::Sender<bool>,
     /// The DID document served at `/.well-known/did.json`, once set.
-    did_document: crate::identity::route::SharedDidDocument,
+    pub(crate) did_document: crate::identity::route::SharedDidDocument,
     /// Signs every TD served, when set.
-    td_signer: crate::identity::route::SharedSigner,
+    pub(crate) td_signer: crate::identity::route::SharedSigner,
     verifier: Verifier,
     tls: Option<TlsServerConfig>,
     /// The guards of protected things, by slug.

@@ -57,8 +57,9 @@ pub(crate) fn router(registry: AppState) -> Router {
         .with_state(registry)
 }
 
-/// What `Servient::start` serves on its HTTP port: the same [`dispatch`] as [`router`], and the
-/// WebSocket endpoint when it shares the port, without an axum `Router` in front (no route table
+/// What `Servient::start` serves on its HTTP port: the same [`dispatch`] as [`router`], the
+/// WebSocket endpoint when it shares the port, the DID document and signed TDs (as
+/// `Servient::router` adds them), without an axum `Router` in front (no route table
 /// to match, no boxed route service to clone, no path parameters stored per request).
 pub(crate) async fn serve(State(registry): State<AppState>, request: Request) -> Response {
     if request.uri().path() == crate::binding::ws::WS_PATH && registry.websocket_on_http_port() {
@@ -69,7 +70,13 @@ pub(crate) async fn serve(State(registry): State<AppState>, request: Request) ->
         )
         .await;
     }
-    dispatch(&registry, request).await
+    if request.uri().path() == crate::identity::route::WELL_KNOWN_DID
+        && matches!(*request.method(), Method::GET | Method::HEAD)
+    {
+        return crate::identity::route::did_document_response(&registry.did_document);
+    }
+    let response = dispatch(&registry, request).await;
+    crate::identity::route::sign_if_description(response, &registry.td_signer).await
 }
 
 // ----- routing --------------------------------------------------------------------------------
