@@ -97,6 +97,22 @@ pub fn thing_error(error: &ThingError) -> NativeError {
             detail,
             problem,
         } => json!({"status": status, "title": title, "detail": detail, "problem": problem}),
+        ThingError::RemoteNotFound {
+            title,
+            detail,
+            problem,
+        }
+        | ThingError::RemoteBadRequest {
+            title,
+            detail,
+            problem,
+            ..
+        } => json!({
+            "status": error.remote_status(),
+            "title": title,
+            "detail": detail,
+            "problem": problem,
+        }),
         ThingError::ActionFailed { title, problem } => json!({"title": title, "problem": problem}),
         _ => json!({}),
     };

@@ -63,17 +63,21 @@ class HandlerFailed(message: String) : LmosException(message, "handler_failed")
 class NoForm(message: String, val operation: String?, val affordance: String?) :
     LmosException(message, "no_form")
 
-/** The thing answered with an error status; [problem] is its problem document, if it sent one. */
+/**
+ * The thing answered with an error status; [problem] is its problem document, if it sent one.
+ * The code is `remote_not_found` for a 404, `remote_bad_request` for a 400, else `remote_error`.
+ */
 class RemoteError(
     message: String,
     val status: Int?,
     val title: String?,
     val detail: String?,
     val problem: JsonObject?,
-) : LmosException(message, "remote_error")
+    code: String = "remote_error",
+) : LmosException(message, code)
 
 /** The thing could not be reached, the connection broke or the request timed out. */
-class TransportError(message: String) : LmosException(message, "transport")
+class TransportError(message: String, code: String = "transport") : LmosException(message, code)
 
 /** A payload could not be encoded or decoded. */
 class CodecError(message: String) : LmosException(message, "codec")
@@ -127,14 +131,16 @@ internal fun lmosException(code: String, message: String, detailsText: String): 
         "bad_request" -> BadRequest(message)
         "handler_failed" -> HandlerFailed(message)
         "no_form" -> NoForm(message, details.string("operation"), details.string("affordance"))
-        "remote_error" -> RemoteError(
+        // A 404 or 400 answer is still a RemoteError (with its status); the code tells them apart.
+        "remote_error", "remote_not_found", "remote_bad_request" -> RemoteError(
             message,
             (details["status"] as? JsonPrimitive)?.intOrNull,
             details.string("title"),
             details.string("detail"),
             details["problem"] as? JsonObject,
+            code,
         )
-        "transport" -> TransportError(message)
+        "transport", "timeout" -> TransportError(message, code)
         "codec" -> CodecError(message)
         "action_failed" -> ActionFailed(message, details.string("title"), details["problem"] as? JsonObject)
         "action_cancelled" -> ActionCancelled(message)
