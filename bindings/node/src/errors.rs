@@ -47,52 +47,7 @@ pub fn payload_error(error: &PayloadError) -> napi::Error {
 
 /// The encoded form of a core error, with its fields as details.
 pub fn thing_error(error: &ThingError) -> napi::Error {
-    let details = match error {
-        ThingError::Bind { address, .. } => json!({"address": address}),
-        ThingError::NotFound { kind, name } => json!({"kind": kind, "target": name}),
-        ThingError::NotAllowed { name, operation } => {
-            json!({"affordance": name, "operation": operation})
-        }
-        ThingError::InvalidSchema { affordance, .. } => json!({"affordance": affordance}),
-        ThingError::InvalidInput {
-            what,
-            violations: list,
-        }
-        | ThingError::InvalidOutput {
-            what,
-            violations: list,
-        } => {
-            json!({"what": what, "violations": violations(list)})
-        }
-        ThingError::NoForm { operation, name } => {
-            json!({"operation": operation, "affordance": name})
-        }
-        ThingError::Remote {
-            status,
-            title,
-            detail,
-            problem,
-        } => json!({"status": status, "title": title, "detail": detail, "problem": problem}),
-        ThingError::RemoteNotFound {
-            title,
-            detail,
-            problem,
-        }
-        | ThingError::RemoteBadRequest {
-            title,
-            detail,
-            problem,
-            ..
-        } => json!({
-            "status": error.remote_status(),
-            "title": title,
-            "detail": detail,
-            "problem": problem,
-        }),
-        ThingError::ActionFailed { title, problem } => json!({"title": title, "problem": problem}),
-        _ => json!({}),
-    };
-    encoded(error.code(), &error.to_string(), details)
+    encoded(error.code(), &error.to_string(), error.details())
 }
 
 /// Parses JSON text handed over by the JavaScript layer.

@@ -23,7 +23,7 @@ pub use handler::{
 };
 pub use servient::{BoundAddresses, Servient, ServientBuilder};
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::codec::CodecError;
 use crate::td::payload::PayloadViolation;
@@ -213,6 +213,60 @@ impl ThingError {
         }
     }
 
+    /// The error's fields as a JSON object, for language bindings to hand over with
+    /// [`code`](ThingError::code): `address` (bind), `kind`/`target` (not found),
+    /// `affordance`/`operation`, `what`/`violations` (invalid input or output), `status`,
+    /// `title`, `detail`, `problem` (remote answers, action failures); `{}` for the rest.
+    pub fn details(&self) -> Value {
+        let violations =
+            |list: &[PayloadViolation]| serde_json::to_value(list).unwrap_or(Value::Null);
+        match self {
+            ThingError::Bind { address, .. } => json!({"address": address}),
+            ThingError::NotFound { kind, name } => json!({"kind": kind, "target": name}),
+            ThingError::NotAllowed { name, operation } => {
+                json!({"affordance": name, "operation": operation})
+            }
+            ThingError::InvalidSchema { affordance, .. } => json!({"affordance": affordance}),
+            ThingError::InvalidInput {
+                what,
+                violations: list,
+            }
+            | ThingError::InvalidOutput {
+                what,
+                violations: list,
+            } => json!({"what": what, "violations": violations(list)}),
+            ThingError::NoForm { operation, name } => {
+                json!({"operation": operation, "affordance": name})
+            }
+            ThingError::Remote {
+                status,
+                title,
+                detail,
+                problem,
+            } => json!({"status": status, "title": title, "detail": detail, "problem": problem}),
+            ThingError::RemoteNotFound {
+                title,
+                detail,
+                problem,
+            }
+            | ThingError::RemoteBadRequest {
+                title,
+                detail,
+                problem,
+                ..
+            } => json!({
+                "status": self.remote_status(),
+                "title": title,
+                "detail": detail,
+                "problem": problem,
+            }),
+            ThingError::ActionFailed { title, problem } => {
+                json!({"title": title, "problem": problem})
+            }
+            _ => json!({}),
+        }
+    }
+
     /// The HTTP status of an error answer from the peer (`Remote`, `RemoteNotFound`,
     /// `RemoteBadRequest`).
     pub fn remote_status(&self) -> Option<u16> {
@@ -255,4 +309,30 @@ pub(crate) fn write_lock<T>(lock: &std::sync::RwLock<T>) -> std::sync::RwLockWri
 /// See [`read_lock`].
 pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod details_tests {
+    use super::*;
+
+    #[test]
+    fn details_carry_the_fields_bindings_hand_over() {
+        let missing = ThingError::RemoteNotFound {
+            title: "not found".into(),
+            detail: Some("no thing named \"x\"".into()),
+            problem: None,
+        };
+        assert_eq!(missing.details()["status"], 404);
+        assert_eq!(missing.details()["detail"], "no thing named \"x\"");
+        let invalid = ThingError::InvalidInput {
+            what: "input of action add".into(),
+            violations: vec![PayloadViolation {
+                path: "/by".into(),
+                rule: "type".into(),
+                message: "\"x\" is not of type \"integer\"".into(),
+            }],
+        };
+        assert_eq!(invalid.details()["violations"][0]["path"], "/by");
+        assert_eq!(ThingError::ActionCancelled.details(), json!({}));
+    }
 }
