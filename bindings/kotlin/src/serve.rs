@@ -7,16 +7,13 @@
 //! generic "internal error" (or a 400 for [`HandlerFailure::InvalidInput`]) and the servient keeps
 //! serving.
 
-use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use lmos::thing::handler::{
     ActionHandler, ActionStreamHandler, ActionUpdate, BoxFuture, BoxStream, HandlerError,
     InteractionContext, PropertyReadHandler, PropertyWriteHandler,
 };
-use lmos::thing::{ExposedThing, Servient, ServientBuilder};
-use serde::Deserialize;
+use lmos::thing::{ExposedThing, Servient, ServientOptions, ThingError};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
@@ -251,26 +248,6 @@ impl ActionStreamHandler for Bridge<dyn ActionStreamCallback> {
     }
 }
 
-/// Servient options as the Kotlin layer sends them.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct ServientOptions {
-    http_port: Option<u16>,
-    host: Option<String>,
-    public_base_url: Option<String>,
-    max_body_bytes: Option<usize>,
-    long_poll_timeout_ms: Option<u64>,
-    action_retention_ms: Option<u64>,
-    cancel_grace_ms: Option<u64>,
-    ws_port: Option<u16>,
-    websocket: Option<bool>,
-    ws_max_message_bytes: Option<usize>,
-    ws_queue_capacity: Option<usize>,
-    ws_max_in_flight: Option<usize>,
-    ws_ping_interval_ms: Option<u64>,
-    ws_ping_timeout_ms: Option<u64>,
-}
-
 /// Hosts exposed things on HTTP and WebSocket.
 #[derive(uniffi::Object)]
 pub struct NativeServient {
@@ -288,51 +265,11 @@ impl NativeServient {
     ) -> Result<Arc<Self>, NativeError> {
         let options: ServientOptions = serde_json::from_str(&options)
             .map_err(|e| type_error(format!("bad servient options: {e}")))?;
-        let mut builder = ServientBuilder::default();
-        if let Some(port) = options.http_port {
-            builder = builder.http_port(port);
-        }
-        if let Some(host) = options.host {
-            let address: IpAddr = host
-                .parse()
-                .map_err(|e| type_error(format!("host {host:?} is not an IP address: {e}")))?;
-            builder = builder.http_host(address);
-        }
-        if let Some(url) = options.public_base_url {
-            builder = builder.public_base_url(url);
-        }
-        if let Some(bytes) = options.max_body_bytes {
-            builder = builder.max_body_bytes(bytes);
-        }
-        if let Some(ms) = options.long_poll_timeout_ms {
-            builder = builder.long_poll_timeout(Duration::from_millis(ms));
-        }
-        if let Some(ms) = options.action_retention_ms {
-            builder = builder.action_retention(Duration::from_millis(ms));
-        }
-        if let Some(ms) = options.cancel_grace_ms {
-            builder = builder.cancel_grace(Duration::from_millis(ms));
-        }
-        if let Some(port) = options.ws_port {
-            builder = builder.ws_port(port);
-        }
-        if let Some(enabled) = options.websocket {
-            builder = builder.websocket(enabled);
-        }
-        if let Some(bytes) = options.ws_max_message_bytes {
-            builder = builder.ws_max_message_bytes(bytes);
-        }
-        if let Some(messages) = options.ws_queue_capacity {
-            builder = builder.ws_queue_capacity(messages);
-        }
-        if let Some(requests) = options.ws_max_in_flight {
-            builder = builder.ws_max_in_flight(requests);
-        }
-        if options.ws_ping_interval_ms.is_some() || options.ws_ping_timeout_ms.is_some() {
-            let interval = Duration::from_millis(options.ws_ping_interval_ms.unwrap_or(30_000));
-            let timeout = Duration::from_millis(options.ws_ping_timeout_ms.unwrap_or(30_000));
-            builder = builder.ws_ping(interval, timeout);
-        }
+        let mut builder = options.builder().map_err(|e| match e {
+            // A host that is not an IP address is a wrong argument, as a bad member is.
+            ThingError::InvalidConfig(message) => type_error(message),
+            other => thing_error(&other),
+        })?;
         if let Some(hook) = on_internal_error {
             builder = builder.on_internal_error(Arc::new(move |thing, affordance, error| {
                 hook.report(

@@ -21,7 +21,7 @@ pub use handler::{
     BoxFuture, BoxStream, HandlerError, InteractionContext, PropertyReadHandler,
     PropertyWriteHandler, ValueStream,
 };
-pub use servient::{BoundAddresses, Servient, ServientBuilder};
+pub use servient::{BoundAddresses, Servient, ServientBuilder, ServientOptions};
 
 use serde_json::{json, Value};
 

@@ -28,6 +28,96 @@ pub struct BoundAddresses {
     pub ws: Option<SocketAddr>,
 }
 
+/// Servient settings as the language bindings receive them: a JSON object whose members are
+/// all optional and camelCase (`httpPort`, `host`, `publicBaseUrl`, `maxBodyBytes`,
+/// `longPollTimeoutMs`, `actionRetentionMs`, `cancelGraceMs`, `wsPort`, `websocket`,
+/// `wsMaxMessageBytes`, `wsQueueCapacity`, `wsMaxInFlight`, `wsPingIntervalMs`,
+/// `wsPingTimeoutMs`); unknown members are refused.
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ServientOptions {
+    /// See [`ServientBuilder::http_port`].
+    pub http_port: Option<u16>,
+    /// An IP address; see [`ServientBuilder::http_host`].
+    pub host: Option<String>,
+    /// See [`ServientBuilder::public_base_url`].
+    pub public_base_url: Option<String>,
+    /// See [`ServientBuilder::max_body_bytes`].
+    pub max_body_bytes: Option<usize>,
+    /// See [`ServientBuilder::long_poll_timeout`].
+    pub long_poll_timeout_ms: Option<u64>,
+    /// See [`ServientBuilder::action_retention`].
+    pub action_retention_ms: Option<u64>,
+    /// See [`ServientBuilder::cancel_grace`].
+    pub cancel_grace_ms: Option<u64>,
+    /// See [`ServientBuilder::ws_port`].
+    pub ws_port: Option<u16>,
+    /// See [`ServientBuilder::websocket`].
+    pub websocket: Option<bool>,
+    /// See [`ServientBuilder::ws_max_message_bytes`].
+    pub ws_max_message_bytes: Option<usize>,
+    /// See [`ServientBuilder::ws_queue_capacity`].
+    pub ws_queue_capacity: Option<usize>,
+    /// See [`ServientBuilder::ws_max_in_flight`].
+    pub ws_max_in_flight: Option<usize>,
+    /// Ping interval of [`ServientBuilder::ws_ping`] (default 30 s when only the timeout is set).
+    pub ws_ping_interval_ms: Option<u64>,
+    /// Pong timeout of [`ServientBuilder::ws_ping`] (default 30 s when only the interval is set).
+    pub ws_ping_timeout_ms: Option<u64>,
+}
+
+impl ServientOptions {
+    /// A builder with these settings; `InvalidConfig` when `host` is not an IP address.
+    pub fn builder(self) -> Result<ServientBuilder, ThingError> {
+        let mut builder = ServientBuilder::default();
+        if let Some(port) = self.http_port {
+            builder = builder.http_port(port);
+        }
+        if let Some(host) = self.host {
+            let address: IpAddr = host.parse().map_err(|e| {
+                ThingError::InvalidConfig(format!("host {host:?} is not an IP address: {e}"))
+            })?;
+            builder = builder.http_host(address);
+        }
+        if let Some(url) = self.public_base_url {
+            builder = builder.public_base_url(url);
+        }
+        if let Some(bytes) = self.max_body_bytes {
+            builder = builder.max_body_bytes(bytes);
+        }
+        if let Some(ms) = self.long_poll_timeout_ms {
+            builder = builder.long_poll_timeout(Duration::from_millis(ms));
+        }
+        if let Some(ms) = self.action_retention_ms {
+            builder = builder.action_retention(Duration::from_millis(ms));
+        }
+        if let Some(ms) = self.cancel_grace_ms {
+            builder = builder.cancel_grace(Duration::from_millis(ms));
+        }
+        if let Some(port) = self.ws_port {
+            builder = builder.ws_port(port);
+        }
+        if let Some(enabled) = self.websocket {
+            builder = builder.websocket(enabled);
+        }
+        if let Some(bytes) = self.ws_max_message_bytes {
+            builder = builder.ws_max_message_bytes(bytes);
+        }
+        if let Some(messages) = self.ws_queue_capacity {
+            builder = builder.ws_queue_capacity(messages);
+        }
+        if let Some(requests) = self.ws_max_in_flight {
+            builder = builder.ws_max_in_flight(requests);
+        }
+        if self.ws_ping_interval_ms.is_some() || self.ws_ping_timeout_ms.is_some() {
+            let interval = Duration::from_millis(self.ws_ping_interval_ms.unwrap_or(30_000));
+            let timeout = Duration::from_millis(self.ws_ping_timeout_ms.unwrap_or(30_000));
+            builder = builder.ws_ping(interval, timeout);
+        }
+        Ok(builder)
+    }
+}
+
 /// Configures a [`Servient`].
 #[derive(Debug, Clone)]
 pub struct ServientBuilder {
@@ -659,6 +749,31 @@ impl Servient {
         *write_lock(&self.inner.ws_base) = None;
         if self.inner.public_base_url.is_none() {
             *write_lock(&self.inner.base_url) = None;
+        }
+    }
+}
+
+#[cfg(test)]
+mod options_tests {
+    use super::*;
+
+    #[test]
+    fn binding_options_configure_a_servient() {
+        let options: ServientOptions =
+            serde_json::from_str(r#"{"httpPort":0,"host":"127.0.0.1","websocket":false}"#).unwrap();
+        let servient = options.builder().unwrap().build().unwrap();
+        assert!(!servient.inner.websocket);
+        let unknown = serde_json::from_str::<ServientOptions>(r#"{"httpport":0}"#);
+        assert!(unknown.is_err(), "unknown members are refused");
+        let bad_host = ServientOptions {
+            host: Some("localhost:80".into()),
+            ..ServientOptions::default()
+        };
+        match bad_host.builder() {
+            Err(ThingError::InvalidConfig(message)) => {
+                assert!(message.contains("is not an IP address"), "{message}")
+            }
+            other => panic!("expected InvalidConfig, got {other:?}"),
         }
     }
 }
