@@ -46,8 +46,8 @@ pub(crate) fn did_document_response(document: &SharedDidDocument) -> axum::respo
     }
 }
 
-/// `response` signed when it is a TD and `signer` holds a key (what
-/// [`sign_thing_descriptions`] does as a layer, for a servient's own port, which serves without
+/// `response` signed when it is a TD and `signer` holds a key: the step behind
+/// [`sign_thing_descriptions`], also called directly for a servient's own port (served without
 /// an axum `Router`). Costs one header look-up for every other response.
 pub(crate) async fn sign_if_description(
     response: axum::response::Response,
@@ -81,27 +81,18 @@ pub type SharedSigner = Arc<RwLock<Option<Arc<super::keys::Ed25519KeyPair>>>>;
 pub fn sign_thing_descriptions(router: axum::Router, signer: SharedSigner) -> axum::Router {
     router.layer(axum::middleware::map_response(
         move |response: axum::response::Response| {
-            let key = signer.read().unwrap_or_else(|e| e.into_inner()).clone();
-            async move {
-                match key {
-                    Some(key) => sign_response(response, &key).await,
-                    None => response,
-                }
-            }
+            let signer = signer.clone();
+            async move { sign_if_description(response, &signer).await }
         },
     ))
 }
 
+/// Signs a response already known to carry a TD (a 2xx one; others pass as they are).
 async fn sign_response(
     response: axum::response::Response,
     key: &super::keys::Ed25519KeyPair,
 ) -> axum::response::Response {
-    let is_td = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with(crate::binding::http::TD_JSON));
-    if !is_td || !response.status().is_success() {
+    if !response.status().is_success() {
         return response;
     }
     let (mut parts, body) = response.into_parts();
