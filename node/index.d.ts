@@ -442,6 +442,13 @@ export declare function agentResult(answer: string): AgentResult;
 export declare function firstText(result: AgentResult): string | null;
 /** The JSON Schema of an AgentRequest. */
 export declare function agentRequestSchema(): DataSchema;
+/**
+ * Exports the span of every interaction to the OTLP/HTTP traces URL `url` as `serviceName`
+ * (otherwise `OTEL_EXPORTER_OTLP_ENDPOINT` / `OTEL_SERVICE_NAME` are read on first use).
+ */
+export declare function exportTraces(url: string, serviceName: string): void;
+/** Resolves to true once the spans that ended so far are exported (false after `timeoutMs`). */
+export declare function flushTraces(timeoutMs?: number): Promise<boolean>;
 /** The JSON Schema of an AgentResult. */
 export declare function agentResultSchema(): DataSchema;
 
@@ -829,6 +836,8 @@ declare const lmos: {
   ExposedThing: typeof ExposedThing;
   currentContext: typeof currentContext;
   consume: typeof consume;
+  exportTraces: typeof exportTraces;
+  flushTraces: typeof flushTraces;
   ConsumedThing: typeof ConsumedThing;
   ActionHandle: typeof ActionHandle;
   Stream: typeof Stream;

@@ -948,6 +948,23 @@ function firstText(result) {
   return sync(() => native.firstText(toJson(result, "the AgentResult"))) ?? null;
 }
 
+// ----- tracing -------------------------------------------------------------------------------
+
+/**
+ * Exports the span of every interaction (both sides) to the OTLP/HTTP traces URL `url`, e.g.
+ * `http://127.0.0.1:4318/v1/traces`, as `serviceName`. Without it, the OpenTelemetry variables
+ * (`OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_SERVICE_NAME`) are read on first use.
+ */
+function exportTraces(url, serviceName) {
+  sync(() => native.exportTraces(checkName(url, "the URL"), checkName(serviceName, "the service name")));
+}
+
+/** Resolves to true once the spans that ended so far are exported (false after `timeoutMs`). */
+async function flushTraces(timeoutMs = 5000) {
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 0) throw new TypeError("timeoutMs must be a non-negative integer");
+  return native.flushTraces(timeoutMs);
+}
+
 /** The JSON Schema of an AgentRequest (the input of a `chat` action). */
 function agentRequestSchema() {
   return JSON.parse(native.agentRequestSchema());
@@ -1448,6 +1465,8 @@ class DidAuthVerifier {
 }
 
 module.exports = {
+  exportTraces,
+  flushTraces,
   version: native.version(),
   // TD
   validate,

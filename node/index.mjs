@@ -14,6 +14,8 @@ export const {
   ExposedThing,
   currentContext,
   consume,
+  exportTraces,
+  flushTraces,
   ConsumedThing,
   ActionHandle,
   Stream,

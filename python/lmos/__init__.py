@@ -139,6 +139,7 @@ from lmos._native import (
     validate,
 )
 from lmos._serve import ExposedThing, Servient, current_context
+from lmos._trace import export_traces, flush_traces
 from lmos._types import JSON, Output, Progress, Update
 
 __all__ = [
@@ -232,7 +233,9 @@ __all__ = [
     "did_document",
     "did_web_document_url",
     "did_web_for_url",
+    "export_traces",
     "first_text",
+    "flush_traces",
     "generate_key",
     "issue_credential",
     "mint_did_auth",

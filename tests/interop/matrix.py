@@ -70,11 +70,13 @@ def expected_answer(question: str) -> str:
 class Process:
     """A child process whose stdout lines are read by a thread (so reads can time out)."""
 
-    def __init__(self, name: str, command: list[str], log: Path) -> None:
+    def __init__(
+        self, name: str, command: list[str], log: Path, env: dict[str, str] | None = None
+    ) -> None:
         self.name = name
         self.log = log.open("wb")
         self.child = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=self.log, stdin=subprocess.DEVNULL
+            command, stdout=subprocess.PIPE, stderr=self.log, stdin=subprocess.DEVNULL, env=env
         )
         self.lines: queue.Queue[str | None] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()

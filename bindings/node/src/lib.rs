@@ -19,6 +19,7 @@ mod errors;
 mod identity;
 mod serve;
 mod td;
+mod trace;
 
 use napi_derive::napi;
 

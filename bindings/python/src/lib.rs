@@ -11,6 +11,7 @@ mod identity;
 mod runtime;
 mod serve;
 mod td;
+mod trace;
 
 use pyo3::prelude::*;
 
@@ -24,6 +25,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     chat::register(m)?;
     discovery::register(m)?;
     identity::register(m)?;
+    trace::register(m)?;
     m.add_class::<serve::Servient>()?;
     m.add_class::<serve::ExposedThing>()?;
     m.add_class::<serve::HandlerContext>()?;

@@ -323,7 +323,10 @@ impl ExposedThing {
         name: &str,
         incoming: Option<&TraceContext>,
     ) -> Result<Span, ThingError> {
-        let mut span = Span::start(format!("{operation} {name}"), SpanKind::Server, incoming)?;
+        let mut span = Span::start(SpanKind::Server, incoming, || format!("{operation} {name}"))?;
+        if !span.is_recording() {
+            return Ok(span);
+        }
         span.set_attribute("lmos.operation", operation);
         span.set_attribute("lmos.affordance", name);
         if let Some(id) = &self.inner.thing.id {

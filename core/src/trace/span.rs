@@ -58,6 +58,9 @@ pub struct Span {
     kind: SpanKind,
     start_unix_nanos: u64,
     attributes: Vec<(String, String)>,
+    /// Whether the span will be exported (sampled, and an exporter is installed); when not, no
+    /// name or attribute is built.
+    recording: bool,
     ended: bool,
 }
 
@@ -69,25 +72,33 @@ fn now_nanos() -> u64 {
 }
 
 impl Span {
-    /// Starts a span as a child of `parent` (the caller's context), or as the root of a new trace.
+    /// Starts a span as a child of `parent` (the caller's context), or as the root of a new
+    /// trace. `name` is called only when the span is recorded.
     pub fn start(
-        name: impl Into<String>,
         kind: SpanKind,
         parent: Option<&TraceContext>,
+        name: impl FnOnce() -> String,
     ) -> Result<Self, TraceError> {
         let (context, parent_span_id) = match parent {
             Some(parent) => (parent.child()?, Some(parent.parent_id())),
             None => (TraceContext::new_root()?, None),
         };
+        let recording = context.is_sampled() && export::enabled();
         Ok(Span {
             context,
-            parent_span_id,
-            name: name.into(),
+            parent_span_id: if recording { parent_span_id } else { None },
+            name: if recording { name() } else { String::new() },
             kind,
-            start_unix_nanos: now_nanos(),
+            start_unix_nanos: if recording { now_nanos() } else { 0 },
             attributes: Vec::new(),
+            recording,
             ended: false,
         })
+    }
+
+    /// Whether this span will be exported.
+    pub fn is_recording(&self) -> bool {
+        self.recording
     }
 
     /// The context this span propagates: its trace id, and its own id as the parent id.
@@ -97,7 +108,9 @@ impl Span {
 
     /// Adds an attribute.
     pub fn set_attribute(&mut self, key: &str, value: impl Into<String>) {
-        self.attributes.push((key.to_owned(), value.into()));
+        if self.recording {
+            self.attributes.push((key.to_owned(), value.into()));
+        }
     }
 
     /// Ends the span, successfully or with an error message, and hands it to the exporter.
@@ -110,7 +123,7 @@ impl Span {
             return;
         }
         self.ended = true;
-        if !self.context.is_sampled() || !export::enabled() {
+        if !self.recording {
             return;
         }
         export::record(FinishedSpan {

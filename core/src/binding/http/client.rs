@@ -176,11 +176,9 @@ impl HttpClient {
                 request.url
             )));
         }
-        let mut span = Span::start(
-            format!("{} {}", method, request.url.path()),
-            SpanKind::Client,
-            trace::current().as_ref(),
-        )?;
+        let mut span = Span::start(SpanKind::Client, trace::current().as_ref(), || {
+            format!("{} {}", method, request.url.path())
+        })?;
         span.set_attribute("http.request.method", method.as_str());
         span.set_attribute("server.address", request.url.host_str().unwrap_or_default());
         span.set_attribute("url.path", request.url.path());

@@ -325,11 +325,11 @@ impl WsClient {
         if message.traceparent.is_none() {
             let kind = message.body.message_type();
             let thing = message.thing_id.as_deref().unwrap_or_default();
-            if let Ok(mut started) = Span::start(
-                format!("{kind} {thing}"),
-                SpanKind::Client,
-                crate::trace::current().as_ref(),
-            ) {
+            if let Ok(mut started) =
+                Span::start(SpanKind::Client, crate::trace::current().as_ref(), || {
+                    format!("{kind} {thing}")
+                })
+            {
                 started.set_attribute("lmos.message_type", kind);
                 started.set_attribute("lmos.thing", thing);
                 started.set_attribute("url.full", self.inner.url.as_str());
