@@ -203,6 +203,7 @@ async fn serve(issuer: &str, with_open_thing: bool) -> Served {
 }
 
 async fn http_post(url: &str, presented: &Presented, body: &Value) -> (u16, Vec<String>, String) {
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::new();
     let mut request = client
         .post(url)

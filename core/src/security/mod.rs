@@ -26,6 +26,7 @@
 mod client;
 pub(crate) mod enforce;
 pub(crate) mod guard;
+pub(crate) mod options;
 mod policy;
 pub(crate) mod principal;
 pub(crate) mod tls;
@@ -33,6 +34,10 @@ mod token;
 
 pub use client::{CredentialStore, Credentials, DidAuthCredential, OAuth2Client};
 pub use guard::{ApiKeys, BasicChecker, BasicUsers, Principal, Verifier, VerifierBuilder};
+pub use options::{
+    BasicCredentialOptions, CredentialOptions, IntrospectionOptions, OAuth2ClientOptions,
+    StringOrList, TlsOptions, TokenOptions, VerifierOptions,
+};
 pub use policy::carry_form_security;
 pub use tls::{client_tls_config, TlsServerConfig};
 pub use token::{JwtKey, TokenValidator};
@@ -120,6 +125,10 @@ pub enum SecurityError {
         /// Why.
         message: String,
     },
+    /// Security settings given as data (JSON from a binding) are malformed; the message names
+    /// the member, never a value.
+    #[error("{0}")]
+    InvalidOptions(String),
 }
 
 impl SecurityError {
@@ -139,6 +148,7 @@ impl SecurityError {
             SecurityError::InvalidCredentialRequirement { .. } => {
                 "security_invalid_credential_requirement"
             }
+            SecurityError::InvalidOptions(_) => "security_invalid_options",
         }
     }
 }

@@ -23,7 +23,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message as Frame;
 use url::Url;
 
-use super::messages::{Body, Dialect, Message, StatusValue, SUBPROTOCOL};
+use super::messages::{Body, Dialect, Message, Problem, StatusValue, SUBPROTOCOL};
 use super::WsError;
 use crate::thing::lock;
 
@@ -211,8 +211,39 @@ async fn open(url: &Url, options: &WsClientOptions) -> Result<Socket, WsError> {
             .map_err(|_| WsError::Timeout(limit))?,
         None => connect.await,
     };
-    let (socket, _response) = result.map_err(|e| WsError::Transport(format!("{shown}: {e}")))?;
+    let (socket, _response) = result.map_err(|error| refused_handshake(&shown, error))?;
     Ok(socket)
+}
+
+/// A failed opening handshake as an error: a refusal by the server (401 without credentials,
+/// 403, 404 …) is [`WsError::Remote`] with its status and, when the body is a problem document,
+/// its title and detail; anything else is a transport error.
+fn refused_handshake(shown: &Url, error: tokio_tungstenite::tungstenite::Error) -> WsError {
+    use tokio_tungstenite::tungstenite::Error;
+    let Error::Http(response) = error else {
+        return WsError::Transport(format!("{shown}: {error}"));
+    };
+    let status = response.status();
+    let document = response
+        .body()
+        .as_deref()
+        .and_then(|body| serde_json::from_slice::<serde_json::Value>(body).ok());
+    let member = |name: &str| {
+        document
+            .as_ref()
+            .and_then(|d| d.get(name))
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned)
+    };
+    let title = member("title")
+        .unwrap_or_else(|| status.canonical_reason().unwrap_or("refused").to_owned());
+    let detail =
+        member("detail").unwrap_or_else(|| format!("{shown} refused the WebSocket handshake"));
+    let mut problem = Problem::new("handshake_refused", status.as_u16(), &title, detail);
+    if let Some(kind) = member("type") {
+        problem.problem_type = kind;
+    }
+    WsError::Remote(Box::new(problem))
 }
 
 impl WsClient {
