@@ -601,9 +601,6 @@ async fn credential_requirements_are_enforced_over_http_and_websocket() {
     // A second invocation on the same socket is served too.
     let reply = socket.invoke(DID_THING, "join").await;
     assert_eq!(reply["output"]["did"], json!(caller.did()), "{reply}");
-
-    // readallproperties is guarded by what every property requires: none here, so it passes;
-    // the thing-wide operation on actions would need the membership.
     served.servient.shutdown().await;
 }
 
@@ -721,4 +718,164 @@ fn a_thing_whose_did_auth_or_credential_requirements_cannot_be_enforced_is_not_e
         .insert("lmos:requiredCredentials".into(), json!(42));
     let error = expose(did_verifier(), thing);
     assert!(error.contains("lmos:requiredCredentials"), "{error}");
+}
+
+#[tokio::test]
+async fn thing_wide_requirements_and_operations_on_many_affordances_require_every_credential() {
+    let issuer = Ed25519KeyPair::generate().unwrap();
+    let caller = Ed25519KeyPair::generate().unwrap();
+    let requirement = json!([{"type": GROUP, "issuer": issuer.did()}]);
+    // `temperature` requires the membership; readallproperties reads it too, so it requires it.
+    let mut thing = did_thing(&issuer.did());
+    thing
+        .properties
+        .get_mut("temperature")
+        .unwrap()
+        .schema
+        .extra
+        .insert("lmos:requiredCredentials".into(), requirement.clone());
+    let servient = Servient::builder()
+        .http_port(0)
+        .verifier(did_verifier())
+        .build()
+        .unwrap();
+    let exposed = servient.expose(thing).unwrap();
+    exposed.set_property("temperature", json!(21.5)).unwrap();
+    exposed.set_property("whoami", json!({})).unwrap();
+    // A thing-wide requirement covers every affordance.
+    let mut wide = ThingBuilder::tool("Wide")
+        .id("urn:lmos:test:wide")
+        .security("did_auth", security_scheme())
+        .property(
+            "level",
+            PropertyAffordance::new(DataSchema::of_type("number")).read_only(),
+        )
+        .build();
+    wide.security = lmos::td::OneOrMany::One("did_auth".into());
+    wide.extra
+        .insert("lmos:requiredCredentials".into(), requirement.clone());
+    let wide = servient.expose(wide).unwrap();
+    wide.set_property("level", json!(3)).unwrap();
+    let addresses = servient.start().await.unwrap();
+    let http = format!("http://{}/", addresses.http.unwrap());
+    let ws = format!("ws://{}/ws", addresses.ws.unwrap());
+
+    let member = membership(&issuer, &caller.did(), GROUP, None);
+    let with = |audience: &str| token(&caller, audience, std::slice::from_ref(&member));
+    let without = |audience: &str| token(&caller, audience, &[]);
+    for (url, audience) in [
+        (
+            format!("{http}didsecured/properties/temperature"),
+            DID_THING,
+        ),
+        (format!("{http}didsecured/properties"), DID_THING),
+        (format!("{http}wide/properties/level"), "urn:lmos:test:wide"),
+        (format!("{http}wide/properties"), "urn:lmos:test:wide"),
+    ] {
+        let (status, _, body) = http_get(&url, &Presented::bearer(&without(audience))).await;
+        assert_eq!(status, 403, "{url} without the membership: {body}");
+        assert!(!body.contains("21.5"), "{body}");
+        let (status, _, body) = http_get(&url, &Presented::bearer(&with(audience))).await;
+        assert_eq!(status, 200, "{url} with the membership: {body}");
+    }
+    // whoami requires nothing of its own here.
+    let (status, _, _) = http_get(
+        &format!("{http}didsecured/properties/whoami"),
+        &Presented::bearer(&without(DID_THING)),
+    )
+    .await;
+    assert_eq!(status, 200);
+
+    let mut socket = Socket::open(&ws, &Presented::bearer(&without(DID_THING)))
+        .await
+        .unwrap();
+    let reply = socket
+        .request(json!({"thingID": DID_THING, "messageType": "readAllProperties"}))
+        .await;
+    assert_eq!(status_of(&reply), Some(403), "{reply}");
+    let reply = socket.read(DID_THING, "whoami").await;
+    assert_eq!(reply["messageType"], "propertyReading", "{reply}");
+    let mut socket = Socket::open(&ws, &Presented::bearer(&with(DID_THING)))
+        .await
+        .unwrap();
+    let reply = socket
+        .request(json!({"thingID": DID_THING, "messageType": "readAllProperties"}))
+        .await;
+    assert_eq!(reply["messageType"], "propertyReadings", "{reply}");
+    servient.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_did_web_caller_is_resolved_with_the_servient_s_json_options() {
+    use lmos::identity::{did_web, DidDocument};
+    use lmos::security::VerifierOptions;
+    // The caller: an agent whose did:web document is served on loopback.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let agent = Servient::builder().http_port(0).build().unwrap();
+    let addresses = agent.start().await.unwrap();
+    let base = url::Url::parse(&format!("http://{}/", addresses.http.unwrap())).unwrap();
+    let did = did_web::did_for_url(&base).unwrap();
+    let key = Ed25519KeyPair::generate()
+        .unwrap()
+        .with_key_id(format!("{did}#key-1"));
+    agent.serve_did_document(DidDocument::for_agent(&did, &key.public_key(), None));
+
+    let issuer = Ed25519KeyPair::generate().unwrap();
+    let serve_with = |options: Value| {
+        let issuer = issuer.did();
+        async move {
+            let verifier = VerifierOptions::from_json(&options)
+                .unwrap()
+                .build()
+                .unwrap();
+            let servient = Servient::builder()
+                .http_port(0)
+                .verifier(verifier)
+                .build()
+                .unwrap();
+            let exposed = servient.expose(did_thing(&issuer)).unwrap();
+            exposed
+                .on_property_read(
+                    "whoami",
+                    read_with(|context: InteractionContext| async move { Ok(describe(&context)) }),
+                )
+                .unwrap();
+            let addresses = servient.start().await.unwrap();
+            (servient, format!("http://{}/", addresses.http.unwrap()))
+        }
+    };
+
+    // The consumer's key comes from JSON too (a private JWK whose kid is the did:web method).
+    let jwk: Value = serde_json::from_str(&key.to_private_jwk()).unwrap();
+    let store =
+        CredentialStore::from_json(&json!({ DID_THING: {"didAuth": {"key": jwk}} })).unwrap();
+    let options = ConsumeOptions {
+        protocols: vec!["http".into()],
+        credentials: Some(store),
+        ..ConsumeOptions::default()
+    };
+
+    let (servient, http) = serve_with(json!({
+        "didAuth": {"resolver": {"allowHttpLoopback": true}, "leewayMs": 10000}
+    }))
+    .await;
+    let consumed = ConsumedThing::from_url(&format!("{http}didsecured"), options.clone())
+        .await
+        .unwrap();
+    let seen = consumed.read_property("whoami").await.unwrap();
+    assert_eq!(seen["did"], json!(did), "{seen}");
+    servient.shutdown().await;
+
+    // By default did:web is resolved over HTTPS only: the loopback document is not fetched over
+    // plain http, so the caller is refused.
+    let (servient, http) = serve_with(json!({"didAuth": {}})).await;
+    let consumed = ConsumedThing::from_url(&format!("{http}didsecured"), options)
+        .await
+        .unwrap();
+    match consumed.read_property("whoami").await {
+        Err(ThingError::Remote { status, .. }) => assert_eq!(status, 401),
+        other => panic!("did:web over plain http by default: {other:?}"),
+    }
+    servient.shutdown().await;
+    agent.shutdown().await;
 }
