@@ -692,13 +692,14 @@ fn bearer_challenge(error: Option<&str>, description: Option<&str>, scope: Optio
     text
 }
 
-/// `text` as the inside of a quoted-string (no quotes, backslashes or control characters).
+/// `text` as an RFC 6750 `error_description`: printable ASCII without `"` and `\` (anything
+/// else would make the header value invalid and drop the challenge).
 fn quotable(text: &str) -> String {
     text.chars()
         .map(|c| match c {
             '"' | '\\' => '\'',
-            c if c.is_control() => ' ',
-            c => c,
+            ' '..='~' => c,
+            _ => '?',
         })
         .collect()
 }
@@ -986,4 +987,23 @@ fn required_credentials(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn did_auth_challenges_stay_valid_header_values() {
+        let error = IdentityError::WrongAudience {
+            expected: "urn:thing:\u{e9}t\u{e9} \"x\" \\ \n".to_owned(),
+        };
+        let refusal = did_auth_refusal(&error);
+        assert_eq!(refusal.status, 401);
+        let challenge = &refusal.challenges[0];
+        assert!(challenge.starts_with("Bearer realm=\"lmos\", error=\"invalid_token\""));
+        axum::http::HeaderValue::from_str(challenge).unwrap();
+        let forbidden = did_auth_refusal(&IdentityError::CredentialNotValid("expired".into()));
+        assert_eq!((forbidden.status, forbidden.challenges.len()), (403, 0));
+    }
 }
