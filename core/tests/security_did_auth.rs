@@ -802,6 +802,28 @@ async fn thing_wide_requirements_and_operations_on_many_affordances_require_ever
         .request(json!({"thingID": DID_THING, "messageType": "readAllProperties"}))
         .await;
     assert_eq!(reply["messageType"], "propertyReadings", "{reply}");
+    // That socket's token names one thing; the other refuses it.
+    let reply = socket.read("urn:lmos:test:wide", "level").await;
+    assert_eq!(status_of(&reply), Some(401), "{reply}");
+
+    // A token naming both things (`aud` as an array) serves one socket for both.
+    let t = now();
+    let both = forge(
+        &caller,
+        json!({"alg": "EdDSA", "typ": "JWT", "kid": caller.key_id()}),
+        json!({
+            "iss": caller.did(), "aud": [DID_THING, "urn:lmos:test:wide"],
+            "iat": t, "exp": t + 60, "jti": uuid::Uuid::new_v4().to_string(),
+            "credentials": [member],
+        }),
+    );
+    let mut socket = Socket::open(&ws, &Presented::bearer(&both)).await.unwrap();
+    for _ in 0..2 {
+        let reply = socket.read("urn:lmos:test:wide", "level").await;
+        assert_eq!(reply["value"], json!(3), "{reply}");
+        let reply = socket.read(DID_THING, "temperature").await;
+        assert_eq!(reply["value"], json!(21.5), "{reply}");
+    }
     servient.shutdown().await;
 }
 

@@ -536,14 +536,18 @@ pub(crate) struct Presented<'a> {
 }
 
 /// The DID-auth tokens verified for one HTTP request or one WebSocket connection, by token
-/// digest and audience. A token's `jti` is spent the first time it is verified; over a
-/// WebSocket the connection stays authenticated as its DID from then on.
+/// digest, with the audiences each names. A token's `jti` is spent the first time it is
+/// verified; over a WebSocket the connection stays authenticated as its DID from then on, for
+/// the things its `aud` names.
 #[derive(Default)]
 pub(crate) struct DidAuthSession {
-    verified: tokio::sync::Mutex<HashMap<([u8; 32], String), VerifiedCaller>>,
+    verified: tokio::sync::Mutex<HashMap<[u8; 32], SessionEntry>>,
 }
 
-/// Most tokens a connection keeps verified (one handshake carries one token; a few audiences).
+/// A verified token's caller and the audiences the token names.
+type SessionEntry = (VerifiedCaller, Vec<String>);
+
+/// Most tokens a connection keeps verified (a handshake carries one per token location).
 const SESSION_CAPACITY: usize = 16;
 
 impl DidAuthSession {
@@ -553,15 +557,21 @@ impl DidAuthSession {
         token: &str,
         audience: &str,
     ) -> Result<VerifiedCaller, IdentityError> {
-        let key = (super::digest(token.as_bytes()), audience.to_owned());
+        let key = super::digest(token.as_bytes());
         // Held across the verification: two messages of one socket cannot spend a token twice.
         let mut verified = self.verified.lock().await;
-        if let Some(caller) = verified.get(&key) {
-            return Ok(caller.clone());
+        if let Some((caller, audiences)) = verified.get(&key) {
+            if audiences.iter().any(|a| a == audience) {
+                return Ok(caller.clone());
+            }
+            return Err(IdentityError::WrongAudience {
+                expected: audience.to_owned(),
+            });
         }
         let caller = verifier.verify_did_auth(token, audience).await?;
         if verified.len() < SESSION_CAPACITY {
-            verified.insert(key, caller.clone());
+            let audiences = crate::identity::did_auth::token_audiences(token);
+            verified.insert(key, (caller.clone(), audiences));
         }
         Ok(caller)
     }
