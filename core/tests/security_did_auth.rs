@@ -467,6 +467,13 @@ async fn did_auth_over_websocket_authenticates_the_connection_once() {
                 assert_eq!(reply["messageType"], "error", "{what}: {reply}");
                 assert_eq!(status_of(&reply), Some(401), "{what}: {reply}");
                 assert!(!reply.to_string().contains("21.5"));
+                for (_, value) in &presented.headers {
+                    let secret = value.rsplit(' ').next().unwrap();
+                    assert!(
+                        !reply.to_string().contains(secret),
+                        "{what} echoes the token"
+                    );
+                }
             }
             other => panic!("{what} over WS: {other:?}"),
         }

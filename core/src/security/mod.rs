@@ -35,8 +35,9 @@ mod token;
 pub use client::{CredentialStore, Credentials, DidAuthCredential, OAuth2Client};
 pub use guard::{ApiKeys, BasicChecker, BasicUsers, Principal, Verifier, VerifierBuilder};
 pub use options::{
-    BasicCredentialOptions, CredentialOptions, IntrospectionOptions, OAuth2ClientOptions,
-    StringOrList, TlsOptions, TokenOptions, VerifierOptions,
+    BasicCredentialOptions, CredentialOptions, DidAuthCredentialOptions, DidAuthVerifierOptions,
+    IntrospectionOptions, OAuth2ClientOptions, StringOrList, TlsOptions, TokenOptions,
+    VerifierOptions,
 };
 pub use policy::carry_form_security;
 pub use tls::{client_tls_config, TlsServerConfig};
