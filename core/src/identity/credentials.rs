@@ -38,7 +38,7 @@ pub struct CredentialOptions {
 }
 
 /// A credential whose proof, issuer and validity period were checked.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedCredential {
     /// The credential's `id`.
     pub id: Option<String>,
@@ -54,6 +54,17 @@ pub struct VerifiedCredential {
     pub valid_until: Option<String>,
     /// The whole credential.
     pub credential: Value,
+}
+
+impl VerifiedCredential {
+    /// Whether the credential's validity period (`validFrom`, `validUntil`) includes
+    /// `unix_seconds`.
+    pub fn is_valid_at(&self, unix_seconds: i64) -> bool {
+        let from = self.valid_from.as_deref().and_then(time::parse);
+        let until = self.valid_until.as_deref().and_then(time::parse);
+        from.is_none_or(|from| from <= unix_seconds)
+            && until.is_none_or(|until| unix_seconds <= until)
+    }
 }
 
 /// Issues a credential: `issuer` (whose [`did`](Ed25519KeyPair::did) becomes `issuer`) signs it

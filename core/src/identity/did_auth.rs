@@ -198,6 +198,23 @@ fn decode_part(part: &str, what: &str) -> Result<Map<String, Value>, IdentityErr
     }
 }
 
+/// The `aud` values of a token (already verified: this reads, it does not check).
+pub(crate) fn token_audiences(token: &str) -> Vec<String> {
+    let claims = token
+        .split('.')
+        .nth(1)
+        .and_then(|part| decode_part(part, "claim set").ok());
+    match claims.as_ref().and_then(|c| c.get("aud")) {
+        Some(Value::String(aud)) => vec![aud.clone()],
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 fn int_claim(claims: &Map<String, Value>, name: &str) -> Result<Option<i64>, IdentityError> {
     match claims.get(name) {
         None => Ok(None),

@@ -39,6 +39,11 @@ pub use did_auth::{mint_did_auth, DidAuthOptions, DidAuthVerifier, VerifiedCalle
 pub use keys::{Ed25519KeyPair, PublicKey};
 pub use resolver::{DidResolver, ResolverOptions, ResolverSettings};
 
+/// The current time in Unix seconds (the clock tokens and credentials are judged by).
+pub(crate) fn unix_now() -> i64 {
+    time::now()
+}
+
 /// What can go wrong with keys, DIDs, proofs, tokens and credentials.
 ///
 /// Each variant has a stable [`code`](IdentityError::code). Messages never carry secrets: no

@@ -11,6 +11,8 @@ use url::Url;
 
 use super::policy::{self, Location, Requirement};
 use super::{Secret, SecurityError};
+use crate::identity::did_auth::DEFAULT_TOKEN_LIFETIME;
+use crate::identity::{mint_did_auth, CredentialRequirement, Ed25519KeyPair};
 use crate::td::{OneOrMany, Thing};
 use crate::thing::{read_lock, write_lock};
 
@@ -22,6 +24,111 @@ pub struct Credentials {
     bearer: Option<Secret>,
     api_key: Option<Secret>,
     oauth2: Option<OAuth2Client>,
+    did_auth: Option<DidAuthCredential>,
+}
+
+/// What a client needs for DID-auth: its DID key (an [`Ed25519KeyPair`] whose
+/// [`key_id`](Ed25519KeyPair::key_id) names the verification method, e.g.
+/// `did:web:agents.example.com#key-1`; a `did:key` otherwise), the verifiable credentials it
+/// holds, and the lifetime of the tokens it mints (a fresh one for every HTTP request and
+/// every WebSocket connection).
+///
+/// A token carries, in its `credentials` claim, those of the credentials that the thing asks
+/// for somewhere in its TD (`lmos:requiredCredentials`, by type and issuer); other credentials
+/// are not shown to it.
+#[derive(Clone)]
+pub struct DidAuthCredential {
+    key: Ed25519KeyPair,
+    credentials: Vec<Value>,
+    lifetime: Duration,
+}
+
+impl std::fmt::Debug for DidAuthCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DidAuthCredential")
+            .field("key_id", &self.key.key_id())
+            .field("credentials", &self.credentials.len())
+            .field("lifetime", &self.lifetime)
+            .finish()
+    }
+}
+
+impl DidAuthCredential {
+    /// Authenticates as the DID of `key`, with tokens valid for 2 minutes.
+    pub fn new(key: Ed25519KeyPair) -> Self {
+        DidAuthCredential {
+            key,
+            credentials: Vec::new(),
+            lifetime: DEFAULT_TOKEN_LIFETIME,
+        }
+    }
+
+    /// Also holds this verifiable credential (presented where a TD requires its type from its
+    /// issuer).
+    pub fn credential(mut self, credential: Value) -> Self {
+        self.credentials.push(credential);
+        self
+    }
+
+    /// Mints tokens valid this long (capped at 10 minutes; servers accept 5 by default).
+    pub fn lifetime(mut self, lifetime: Duration) -> Self {
+        self.lifetime = lifetime;
+        self
+    }
+
+    /// The DID this credential speaks for.
+    pub fn did(&self) -> String {
+        self.key.did()
+    }
+
+    /// A fresh token for `audience` carrying the credentials `thing` asks for.
+    fn mint(&self, thing: &Thing, audience: &str, scheme: &str) -> Result<Secret, SecurityError> {
+        let wanted = requested_credentials(thing);
+        let presented: Vec<Value> = self
+            .credentials
+            .iter()
+            .filter(|credential| {
+                let issuer = match credential.get("issuer") {
+                    Some(Value::String(s)) => Some(s.as_str()),
+                    Some(Value::Object(o)) => o.get("id").and_then(Value::as_str),
+                    _ => None,
+                };
+                let types: Vec<&str> = match credential.get("type") {
+                    Some(Value::String(s)) => vec![s.as_str()],
+                    Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
+                    _ => Vec::new(),
+                };
+                wanted.iter().any(|r| {
+                    Some(r.issuer.as_str()) == issuer && types.contains(&r.credential_type.as_str())
+                })
+            })
+            .cloned()
+            .collect();
+        mint_did_auth(&self.key, audience, self.lifetime, &presented)
+            .map(Secret::new)
+            .map_err(|error| SecurityError::InvalidCredential {
+                scheme: scheme.to_owned(),
+                message: format!("cannot mint a DID-auth token ({})", error.code()),
+            })
+    }
+}
+
+/// Every credential requirement `thing` declares, on itself or any affordance.
+fn requested_credentials(thing: &Thing) -> Vec<CredentialRequirement> {
+    let members = std::iter::once(&thing.extra)
+        .chain(thing.properties.values().map(|p| &p.schema.extra))
+        .chain(thing.actions.values().map(|a| &a.extra))
+        .chain(thing.events.values().map(|e| &e.extra));
+    let mut out = Vec::new();
+    for member in members {
+        // A malformed requirement asks for nothing; the server says what it wants.
+        for requirement in CredentialRequirement::declared_in(member).unwrap_or_default() {
+            if !out.contains(&requirement) {
+                out.push(requirement);
+            }
+        }
+    }
+    out
 }
 
 impl std::fmt::Debug for Credentials {
@@ -31,6 +138,7 @@ impl std::fmt::Debug for Credentials {
             .field("bearer", &self.bearer.is_some())
             .field("api_key", &self.api_key.is_some())
             .field("oauth2", &self.oauth2)
+            .field("did_auth", &self.did_auth)
             .finish()
     }
 }
@@ -65,6 +173,13 @@ impl Credentials {
         self
     }
 
+    /// DID-auth: a fresh token signed by the DID key for every request (or WebSocket
+    /// connection), naming the thing as its audience.
+    pub fn did_auth(mut self, credential: DidAuthCredential) -> Self {
+        self.did_auth = Some(credential);
+        self
+    }
+
     fn can_satisfy(&self, requirement: &Requirement) -> bool {
         match requirement {
             Requirement::NoSec => true,
@@ -72,6 +187,7 @@ impl Credentials {
             Requirement::Bearer { .. } => self.bearer.is_some(),
             Requirement::OAuth2 { .. } => self.oauth2.is_some() || self.bearer.is_some(),
             Requirement::ApiKey { .. } => self.api_key.is_some(),
+            Requirement::DidAuth { .. } => self.did_auth.is_some() || self.bearer.is_some(),
             Requirement::AllOf(all) => all.iter().all(|r| self.can_satisfy(r)),
             Requirement::OneOf(any) => any.iter().any(|r| self.can_satisfy(r)),
         }
@@ -393,6 +509,7 @@ impl RequestAuth {
 }
 
 async fn apply_owned(
+    thing: &Thing,
     requirement: &Requirement,
     credentials: &Credentials,
     auth: &mut RequestAuth,
@@ -437,6 +554,21 @@ async fn apply_owned(
                     auth.put(location, key.expose().to_owned());
                 }
             }
+            Requirement::DidAuth { scheme, location } => {
+                // The audience is the thing's id (servers refuse DID-auth things without one).
+                match (&credentials.did_auth, thing.id.as_deref()) {
+                    (Some(did_auth), Some(audience)) => {
+                        let token = did_auth.mint(thing, audience, scheme)?;
+                        auth.put_token(location, &token);
+                    }
+                    // A token minted by hand, for a DID-auth scheme read as plain bearer.
+                    _ => {
+                        if let Some(token) = &credentials.bearer {
+                            auth.put_token(location, token);
+                        }
+                    }
+                }
+            }
             Requirement::AllOf(all) => stack.extend(all.iter().rev()),
             Requirement::OneOf(any) => {
                 if let Some(first) = any.iter().find(|r| credentials.can_satisfy(r)) {
@@ -474,6 +606,6 @@ pub(crate) async fn authorize(
     let Some(credentials) = store.lookup(thing.id.as_deref(), url) else {
         return Ok(auth);
     };
-    apply_owned(&requirement, &credentials, &mut auth).await?;
+    apply_owned(thing, &requirement, &credentials, &mut auth).await?;
     Ok(auth)
 }

@@ -6,7 +6,8 @@ use axum::response::{IntoResponse, Response};
 use percent_encoding::percent_decode_str;
 use serde_json::json;
 
-use super::guard::{Presented, Refusal, Target, Transport};
+use super::guard::{DidAuthSession, Presented, Refusal, Target, Transport};
+use super::Principal;
 use crate::binding::http::{PROBLEM_JSON, PROBLEM_TYPE_BASE};
 use crate::thing::servient::Registry;
 
@@ -64,36 +65,33 @@ fn operation(method: &str, path: &str) -> Option<(String, Target, String, &'stat
     Some((slug, target, name, op))
 }
 
-/// The refusal of a request to the HTTP layout, as its response (`None`: let it through).
-/// Called first by the servient's dispatcher, on its own port and where its router is mounted.
-pub(crate) async fn refusal_response_for(
+/// Checks a request to the HTTP layout: who it is (`None`: the thing is open, or the request
+/// is no interaction), or the refusal as its response. Called first by the servient's
+/// dispatcher, on its own port and where its router is mounted.
+pub(crate) async fn admit_request(
     registry: &Registry,
     method: &str,
     uri: &axum::http::Uri,
     headers: &axum::http::HeaderMap,
-) -> Option<Response> {
-    refusal_for(registry, method, uri, headers)
-        .await
-        .map(|refusal| refusal_response(&refusal))
-}
-
-/// Why `request` is refused, if it is.
-async fn refusal_for(
-    registry: &Registry,
-    method: &str,
-    uri: &axum::http::Uri,
-    headers: &axum::http::HeaderMap,
-) -> Option<Refusal> {
-    let (slug, target, name, op) = operation(method, uri.path())?;
-    let guard = registry.guard(&slug)?;
+) -> Result<Option<Principal>, Response> {
+    let Some((slug, target, name, op)) = operation(method, uri.path()) else {
+        return Ok(None);
+    };
+    let Some(guard) = registry.guard(&slug) else {
+        return Ok(None);
+    };
+    // Each HTTP request spends its own DID-auth token.
+    let session = DidAuthSession::default();
     let presented = Presented {
         headers,
         query: uri.query(),
+        session: &session,
     };
     guard
         .check(Transport::Http, target, &name, op, &presented)
         .await
-        .err()
+        .map(Some)
+        .map_err(|refusal| refusal_response(&refusal))
 }
 
 /// The credentials a WebSocket connection presented in its handshake.
@@ -101,6 +99,8 @@ async fn refusal_for(
 pub(crate) struct Handshake {
     headers: axum::http::HeaderMap,
     query: Option<String>,
+    /// The DID-auth tokens verified for this connection.
+    session: DidAuthSession,
 }
 
 impl Handshake {
@@ -109,6 +109,7 @@ impl Handshake {
         Handshake {
             headers: headers.clone(),
             query: query.map(str::to_owned),
+            session: DidAuthSession::default(),
         }
     }
 
@@ -116,6 +117,7 @@ impl Handshake {
         Presented {
             headers: &self.headers,
             query: self.query.as_deref(),
+            session: &self.session,
         }
     }
 }
@@ -149,19 +151,20 @@ pub(crate) async fn admit_handshake(
     }
 }
 
-/// Checks one WebSocket request for the thing at `slug` with the handshake's credentials.
+/// Checks one WebSocket request for the thing at `slug` with the handshake's credentials:
+/// who sent it (`None`: the thing is open), or the refusal.
 pub(crate) async fn check_message(
     registry: &Registry,
     handshake: &Handshake,
     slug: &str,
     body: &crate::binding::ws::Body,
-) -> Result<(), Refusal> {
+) -> Result<Option<Principal>, Refusal> {
     use crate::binding::ws::Body;
     if !registry.any_guarded() {
-        return Ok(());
+        return Ok(None);
     }
     let Some(guard) = registry.guard(slug) else {
-        return Ok(());
+        return Ok(None);
     };
     let (target, name, op) = match body {
         Body::ReadProperty { name } => (Target::Property, name.as_str(), "readproperty"),
@@ -183,5 +186,5 @@ pub(crate) async fn check_message(
     guard
         .check(Transport::Ws, target, name, op, &handshake.presented())
         .await
-        .map(|_| ())
+        .map(Some)
 }

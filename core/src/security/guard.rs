@@ -9,9 +9,12 @@ use base64::Engine;
 
 pub(crate) use super::policy::Access;
 use super::policy::{self, Location, Requirement};
+pub use super::principal::Principal;
 use super::token::{TokenInfo, TokenRejection, TokenValidator};
 use super::{Secret, SecurityError};
 use crate::binding::ws::is_ws_form;
+use crate::identity::credentials::REQUIRED_CREDENTIALS;
+use crate::identity::{CredentialRequirement, DidAuthVerifier, IdentityError, VerifiedCaller};
 use crate::td::defaults::form_ops;
 use crate::td::{AffordanceKind, Form, PropertyAffordance, Thing};
 
@@ -106,21 +109,12 @@ impl ApiKeys {
     }
 }
 
-/// Who passed a check (for logs and handlers; never a credential).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub struct Principal {
-    /// The Basic user name or the token's `sub`, if known.
-    pub subject: Option<String>,
-    /// The scopes of the token, if any.
-    pub scopes: Vec<String>,
-}
-
 struct VerifierInner {
     basic: Option<Arc<dyn BasicChecker>>,
     bearer: Option<TokenValidator>,
     oauth2: Option<TokenValidator>,
     api_keys: Option<ApiKeys>,
+    did_auth: Option<DidAuthVerifier>,
 }
 
 /// What the servient needs to enforce each scheme. Without the configuration for a scheme, a
@@ -153,6 +147,7 @@ impl std::fmt::Debug for Verifier {
             .field("bearer", &self.inner.bearer)
             .field("oauth2", &self.inner.oauth2)
             .field("api_keys", &self.inner.api_keys)
+            .field("did_auth", &self.inner.did_auth)
             .finish()
     }
 }
@@ -164,6 +159,7 @@ pub struct VerifierBuilder {
     bearer: Option<TokenValidator>,
     oauth2: Option<TokenValidator>,
     api_keys: Option<ApiKeys>,
+    did_auth: Option<DidAuthVerifier>,
 }
 
 impl VerifierBuilder {
@@ -192,6 +188,14 @@ impl VerifierBuilder {
         self
     }
 
+    /// Verifies DID-auth tokens (`bearer` schemes with `"lmos:didAuth": true`): resolves the
+    /// caller's DID, checks the signature, audience (the thing's `id`), time window and the
+    /// credentials the token carries, and refuses a `jti` seen before.
+    pub fn did_auth(mut self, verifier: DidAuthVerifier) -> Self {
+        self.did_auth = Some(verifier);
+        self
+    }
+
     /// The verifier.
     pub fn build(self) -> Verifier {
         Verifier {
@@ -200,6 +204,7 @@ impl VerifierBuilder {
                 bearer: self.bearer,
                 oauth2: self.oauth2,
                 api_keys: self.api_keys,
+                did_auth: self.did_auth,
             }),
         }
     }
@@ -226,6 +231,9 @@ impl Verifier {
                 }
                 Requirement::ApiKey { scheme, .. } => {
                     (self.inner.api_keys.is_some(), scheme, "apikey")
+                }
+                Requirement::DidAuth { scheme, .. } => {
+                    (self.inner.did_auth.is_some(), scheme, "DID-auth")
                 }
                 Requirement::AllOf(_) | Requirement::OneOf(_) => continue,
             };
@@ -264,6 +272,10 @@ pub(crate) enum Target {
 
 type Key = (Transport, Target, String, String);
 
+/// The credentials required for an affordance (`Target` and its name) or, for the thing's own
+/// operations (`Target::Thing`), for an operation (`Target::Thing` and the op).
+type CredentialKey = (Target, String);
+
 /// The compiled security of one exposed thing.
 pub(crate) struct ThingGuard {
     verifier: Verifier,
@@ -272,6 +284,10 @@ pub(crate) struct ThingGuard {
     overrides: HashMap<Key, Access>,
     /// Every distinct requirement (for the WebSocket handshake).
     distinct: Vec<Arc<Requirement>>,
+    /// The audience DID-auth tokens must name: the thing's `id`.
+    audience: Option<String>,
+    /// Credentials the caller must hold (`lmos:requiredCredentials`), where any are required.
+    credentials: HashMap<CredentialKey, Vec<CredentialRequirement>>,
 }
 
 impl std::fmt::Debug for ThingGuard {
@@ -279,6 +295,7 @@ impl std::fmt::Debug for ThingGuard {
         f.debug_struct("ThingGuard")
             .field("default", &self.default)
             .field("overrides", &self.overrides.len())
+            .field("credentials", &self.credentials)
             .finish()
     }
 }
@@ -296,6 +313,7 @@ impl ThingGuard {
             requirement: default.clone(),
             scopes: Vec::new(),
         };
+        let credentials = required_credentials(thing)?;
         let mut overrides = HashMap::new();
         let mut distinct = vec![default.clone()];
         let mut visit = |forms: &[Form],
@@ -304,8 +322,19 @@ impl ThingGuard {
                          name: &str,
                          property: Option<&PropertyAffordance>|
          -> Result<(), SecurityError> {
+            let demands_credentials = credentials.contains_key(&(target, name.to_owned()));
             for form in forms {
                 let access = policy::form_access(thing, &default, form)?;
+                if demands_credentials && !access.requirement.involves_did_auth() {
+                    return Err(SecurityError::InvalidCredentialRequirement {
+                        affordance: name.to_owned(),
+                        message: format!(
+                            "{REQUIRED_CREDENTIALS} needs DID-auth in the security of every form \
+                             (a form of it for {} does not have it)",
+                            form.href
+                        ),
+                    });
+                }
                 if access == default_access {
                     continue;
                 }
@@ -357,7 +386,17 @@ impl ThingGuard {
         if let Some(forms) = &thing.forms {
             visit(forms, AffordanceKind::Action, Target::Thing, "", None)?;
         }
+        let did_auth = distinct.iter().any(|r| r.involves_did_auth());
+        if did_auth && thing.id.is_none() {
+            return Err(SecurityError::InvalidScheme {
+                name: "lmos:didAuth".to_owned(),
+                message: "DID-auth needs the thing to have an id: tokens name it as their \
+                          audience"
+                    .to_owned(),
+            });
+        }
         let open = default.is_open()
+            && credentials.is_empty()
             && overrides
                 .values()
                 .all(|a| a.requirement.is_open() && a.scopes.is_empty());
@@ -369,6 +408,8 @@ impl ThingGuard {
             default: default_access,
             overrides,
             distinct,
+            audience: thing.id.clone(),
+            credentials,
         }))
     }
 
@@ -403,7 +444,28 @@ impl ThingGuard {
         found.or_else(inherited).unwrap_or(&self.default)
     }
 
-    /// Checks `presented` against the access of one operation.
+    /// The credentials a caller must hold for one operation (none: an empty slice).
+    fn required_credentials(
+        &self,
+        target: Target,
+        name: &str,
+        op: &str,
+    ) -> &[CredentialRequirement] {
+        if self.credentials.is_empty() {
+            return &[];
+        }
+        let found = match target {
+            Target::Thing => self
+                .credentials
+                .get(&(Target::Thing, op.to_owned()))
+                .or_else(|| self.credentials.get(&(Target::Thing, String::new()))),
+            _ => self.credentials.get(&(target, name.to_owned())),
+        };
+        found.map(Vec::as_slice).unwrap_or_default()
+    }
+
+    /// Checks `presented` against the access of one operation, then the credentials it
+    /// requires.
     pub(crate) async fn check(
         &self,
         transport: Transport,
@@ -413,21 +475,48 @@ impl ThingGuard {
         presented: &Presented<'_>,
     ) -> Result<Principal, Refusal> {
         let access = self.access(transport, target, name, op);
-        check(
-            &self.verifier,
-            &access.requirement,
-            &access.scopes,
+        let context = CheckContext {
+            verifier: &self.verifier,
+            audience: self.audience.as_deref(),
             presented,
-        )
-        .await
+        };
+        let mut principal = check(&context, &access.requirement, &access.scopes).await?;
+        // A credential verified when a socket's token was first used may have expired since.
+        let now = crate::identity::unix_now();
+        principal.credentials.retain(|c| c.is_valid_at(now));
+        let required = self.required_credentials(target, name, op);
+        if required.is_empty() {
+            return Ok(principal);
+        }
+        let Some(did) = principal.did.as_deref() else {
+            return Err(Refusal {
+                status: 403,
+                challenges: Vec::new(),
+                reason: "this operation requires verifiable credentials presented with DID-auth"
+                    .to_owned(),
+            });
+        };
+        CredentialRequirement::check_all(required, did, &principal.credentials).map_err(
+            |missing| Refusal {
+                status: 403,
+                challenges: Vec::new(),
+                reason: missing.to_string(),
+            },
+        )?;
+        Ok(principal)
     }
 
     /// Whether `presented` passes any requirement of this thing (scopes aside): the WebSocket
     /// handshake is let through when it does for some thing.
     pub(crate) async fn admits_any(&self, presented: &Presented<'_>) -> Result<(), Refusal> {
+        let context = CheckContext {
+            verifier: &self.verifier,
+            audience: self.audience.as_deref(),
+            presented,
+        };
         let mut first = None;
         for requirement in &self.distinct {
-            match check(&self.verifier, requirement, &[], presented).await {
+            match check(&context, requirement, &[]).await {
                 Ok(_) => return Ok(()),
                 Err(refusal) => {
                     first.get_or_insert(refusal);
@@ -438,10 +527,62 @@ impl ThingGuard {
     }
 }
 
-/// The credentials a request carries: its headers and its query string.
+/// The credentials a request carries: its headers and its query string, and the DID-auth
+/// tokens already verified for the connection.
 pub(crate) struct Presented<'a> {
     pub(crate) headers: &'a HeaderMap,
     pub(crate) query: Option<&'a str>,
+    pub(crate) session: &'a DidAuthSession,
+}
+
+/// The DID-auth tokens verified for one HTTP request or one WebSocket connection, by token
+/// digest, with the audiences each names. A token's `jti` is spent the first time it is
+/// verified; over a WebSocket the connection stays authenticated as its DID from then on, for
+/// the things its `aud` names.
+#[derive(Default)]
+pub(crate) struct DidAuthSession {
+    verified: tokio::sync::Mutex<HashMap<[u8; 32], SessionEntry>>,
+}
+
+/// A verified token's caller and the audiences the token names.
+type SessionEntry = (VerifiedCaller, Vec<String>);
+
+/// Most tokens a connection keeps verified (a handshake carries one per token location).
+const SESSION_CAPACITY: usize = 16;
+
+impl DidAuthSession {
+    async fn verify(
+        &self,
+        verifier: &DidAuthVerifier,
+        token: &str,
+        audience: &str,
+    ) -> Result<VerifiedCaller, IdentityError> {
+        let key = super::digest(token.as_bytes());
+        // Held across the verification: two messages of one socket cannot spend a token twice.
+        let mut verified = self.verified.lock().await;
+        if let Some((caller, audiences)) = verified.get(&key) {
+            if audiences.iter().any(|a| a == audience) {
+                return Ok(caller.clone());
+            }
+            return Err(IdentityError::WrongAudience {
+                expected: audience.to_owned(),
+            });
+        }
+        let caller = verifier.verify_did_auth(token, audience).await?;
+        if verified.len() < SESSION_CAPACITY {
+            let audiences = crate::identity::did_auth::token_audiences(token);
+            verified.insert(key, (caller.clone(), audiences));
+        }
+        Ok(caller)
+    }
+}
+
+/// What one check needs besides the requirement.
+struct CheckContext<'a> {
+    verifier: &'a Verifier,
+    /// The audience DID-auth tokens must name.
+    audience: Option<&'a str>,
+    presented: &'a Presented<'a>,
 }
 
 impl Presented<'_> {
@@ -561,6 +702,39 @@ fn bearer_challenge(error: Option<&str>, description: Option<&str>, scope: Optio
     text
 }
 
+/// `text` as an RFC 6750 `error_description`: printable ASCII without `"` and `\` (anything
+/// else would make the header value invalid and drop the challenge).
+fn quotable(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '"' | '\\' => '\'',
+            ' '..='~' => c,
+            _ => '?',
+        })
+        .collect()
+}
+
+/// The refusal for a DID-auth token the verifier did not accept: 403 when the token is good
+/// but a credential it carries is not, 401 with an `invalid_token` challenge otherwise.
+fn did_auth_refusal(error: &IdentityError) -> Refusal {
+    let reason = error.to_string();
+    match error {
+        IdentityError::InvalidCredential(_) | IdentityError::CredentialNotValid(_) => Refusal {
+            status: 403,
+            challenges: Vec::new(),
+            reason,
+        },
+        _ => Refusal::unauthorized(
+            vec![bearer_challenge(
+                Some("invalid_token"),
+                Some(&quotable(&reason)),
+                None,
+            )],
+            &reason,
+        ),
+    }
+}
+
 fn token_refusal(rejection: TokenRejection) -> Refusal {
     match rejection {
         TokenRejection::Invalid(reason) => Refusal::unauthorized(
@@ -593,15 +767,16 @@ async fn check_token(
 }
 
 fn check<'a>(
-    verifier: &'a Verifier,
+    context: &'a CheckContext<'a>,
     requirement: &'a Requirement,
     scopes: &'a [String],
-    presented: &'a Presented<'_>,
 ) -> Checking<'a> {
+    let verifier = context.verifier;
+    let presented = context.presented;
     Box::pin(async move {
         match requirement {
             Requirement::NoSec => Ok(Principal::default()),
-            Requirement::Basic { .. } => {
+            Requirement::Basic { scheme } => {
                 let challenge = format!("Basic realm=\"{REALM}\", charset=\"UTF-8\"");
                 let Some((user, password)) = presented.basic() else {
                     return Err(Refusal::unauthorized(
@@ -621,18 +796,23 @@ fn check<'a>(
                     ));
                 }
                 Ok(Principal {
+                    scheme: Some(scheme.clone()),
                     subject: Some(user),
-                    scopes: Vec::new(),
+                    ..Principal::default()
                 })
             }
-            Requirement::Bearer { location, .. } => {
+            Requirement::Bearer { scheme, location } => {
                 let info = check_token(verifier.inner.bearer.as_ref(), presented, location).await?;
                 Ok(Principal {
+                    scheme: Some(scheme.clone()),
                     subject: info.subject,
                     scopes: info.scopes,
+                    ..Principal::default()
                 })
             }
-            Requirement::OAuth2 { location, .. } => {
+            Requirement::OAuth2 {
+                scheme, location, ..
+            } => {
                 let info = check_token(verifier.inner.oauth2.as_ref(), presented, location).await?;
                 let granted: HashSet<&str> = info.scopes.iter().map(String::as_str).collect();
                 if !scopes.iter().all(|s| granted.contains(s.as_str())) {
@@ -648,11 +828,13 @@ fn check<'a>(
                     });
                 }
                 Ok(Principal {
+                    scheme: Some(scheme.clone()),
                     subject: info.subject,
                     scopes: info.scopes,
+                    ..Principal::default()
                 })
             }
-            Requirement::ApiKey { location, .. } => {
+            Requirement::ApiKey { scheme, location } => {
                 let challenge = format!(
                     "ApiKey realm=\"{REALM}\", in=\"{}\", name=\"{}\"",
                     location.kind(),
@@ -675,23 +857,48 @@ fn check<'a>(
                         "the API key is not accepted",
                     ));
                 }
-                Ok(Principal::default())
+                Ok(Principal {
+                    scheme: Some(scheme.clone()),
+                    ..Principal::default()
+                })
+            }
+            Requirement::DidAuth { scheme, location } => {
+                let Some(token) = presented.token(location) else {
+                    return Err(Refusal::unauthorized(
+                        vec![bearer_challenge(None, None, None)],
+                        "a DID-auth token is required",
+                    ));
+                };
+                let (Some(did_auth), Some(audience)) =
+                    (verifier.inner.did_auth.as_ref(), context.audience)
+                else {
+                    return Err(Refusal::unauthorized(Vec::new(), "no DID-auth verifier"));
+                };
+                let caller = presented
+                    .session
+                    .verify(did_auth, &token, audience)
+                    .await
+                    .map_err(|error| did_auth_refusal(&error))?;
+                Ok(Principal {
+                    scheme: Some(scheme.clone()),
+                    subject: Some(caller.did.clone()),
+                    did: Some(caller.did),
+                    scopes: Vec::new(),
+                    credentials: caller.credentials,
+                })
             }
             Requirement::AllOf(parts) => {
                 let mut principal = Principal::default();
                 for part in parts {
-                    let passed = check(verifier, part, scopes, presented).await?;
-                    if principal.subject.is_none() {
-                        principal.subject = passed.subject;
-                    }
-                    principal.scopes.extend(passed.scopes);
+                    let passed = check(context, part, scopes).await?;
+                    principal.merge(passed);
                 }
                 Ok(principal)
             }
             Requirement::OneOf(parts) => {
                 let mut refusals = Vec::new();
                 for part in parts {
-                    match check(verifier, part, scopes, presented).await {
+                    match check(context, part, scopes).await {
                         Ok(principal) => return Ok(principal),
                         Err(refusal) => refusals.push(refusal),
                     }
@@ -709,4 +916,104 @@ fn check<'a>(
             }
         }
     })
+}
+
+fn declared(
+    members: &serde_json::Map<String, serde_json::Value>,
+    affordance: &str,
+) -> Result<Vec<CredentialRequirement>, SecurityError> {
+    CredentialRequirement::declared_in(members).map_err(|error| {
+        SecurityError::InvalidCredentialRequirement {
+            affordance: affordance.to_owned(),
+            message: error.to_string(),
+        }
+    })
+}
+
+fn add_all(list: &mut Vec<CredentialRequirement>, more: &[CredentialRequirement]) {
+    for requirement in more {
+        if !list.contains(requirement) {
+            list.push(requirement.clone());
+        }
+    }
+}
+
+/// The `lmos:requiredCredentials` of `thing`: the thing's own apply to every affordance; the
+/// thing's operations over many affordances (`readallproperties`, `subscribeallevents`, ...)
+/// require what each of those affordances requires.
+fn required_credentials(
+    thing: &Thing,
+) -> Result<HashMap<CredentialKey, Vec<CredentialRequirement>>, SecurityError> {
+    let own = declared(&thing.extra, "")?;
+    let mut out = HashMap::new();
+    let mut per_kind = [own.clone(), own.clone(), own.clone()];
+    let affordances = thing
+        .properties
+        .iter()
+        .map(|(name, p)| (Target::Property, 0, name, &p.schema.extra))
+        .chain(
+            thing
+                .actions
+                .iter()
+                .map(|(name, a)| (Target::Action, 1, name, &a.extra)),
+        )
+        .chain(
+            thing
+                .events
+                .iter()
+                .map(|(name, e)| (Target::Event, 2, name, &e.extra)),
+        );
+    for (target, kind, name, members) in affordances {
+        let mut list = own.clone();
+        add_all(&mut list, &declared(members, name)?);
+        add_all(&mut per_kind[kind], &list);
+        if !list.is_empty() {
+            out.insert((target, name.clone()), list);
+        }
+    }
+    let [properties, actions, events] = per_kind;
+    let thing_ops: [(&[&str], Vec<CredentialRequirement>); 4] = [
+        (
+            &[
+                "readallproperties",
+                "readmultipleproperties",
+                "writeallproperties",
+                "writemultipleproperties",
+                "observeallproperties",
+                "unobserveallproperties",
+            ],
+            properties,
+        ),
+        (&["queryallactions"], actions),
+        (&["subscribeallevents", "unsubscribeallevents"], events),
+        (&[""], own),
+    ];
+    for (ops, list) in thing_ops {
+        if list.is_empty() {
+            continue;
+        }
+        for op in ops {
+            out.insert((Target::Thing, (*op).to_owned()), list.clone());
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn did_auth_challenges_stay_valid_header_values() {
+        let error = IdentityError::WrongAudience {
+            expected: "urn:thing:\u{e9}t\u{e9} \"x\" \\ \n".to_owned(),
+        };
+        let refusal = did_auth_refusal(&error);
+        assert_eq!(refusal.status, 401);
+        let challenge = &refusal.challenges[0];
+        assert!(challenge.starts_with("Bearer realm=\"lmos\", error=\"invalid_token\""));
+        axum::http::HeaderValue::from_str(challenge).unwrap();
+        let forbidden = did_auth_refusal(&IdentityError::CredentialNotValid("expired".into()));
+        assert_eq!((forbidden.status, forbidden.challenges.len()), (403, 0));
+    }
 }

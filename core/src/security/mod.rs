@@ -8,6 +8,11 @@
 //!   WebSocket message is checked against it. A thing that declares a scheme the verifier has no
 //!   configuration for is refused at [`Servient::expose`](crate::thing::Servient::expose): it
 //!   never serves open.
+//! - DID-auth (`bearer` schemes marked `"lmos:didAuth": true`) is enforced like the other
+//!   schemes with a [`DidAuthVerifier`](crate::identity::DidAuthVerifier); an affordance's
+//!   `lmos:requiredCredentials` are checked against the credentials the caller's token carries.
+//!   The [`Principal`] of each admitted request reaches the handlers through their
+//!   [`InteractionContext`](crate::thing::InteractionContext).
 //! - Client side: a [`CredentialStore`] keyed by thing id or origin holds [`Credentials`];
 //!   a [`ConsumedThing`](crate::thing::ConsumedThing) applies what the chosen form's security
 //!   declares. OAuth2 client-credentials tokens are fetched, cached and refreshed by an
@@ -23,14 +28,16 @@ pub(crate) mod enforce;
 pub(crate) mod guard;
 pub(crate) mod options;
 mod policy;
+pub(crate) mod principal;
 pub(crate) mod tls;
 mod token;
 
-pub use client::{CredentialStore, Credentials, OAuth2Client};
+pub use client::{CredentialStore, Credentials, DidAuthCredential, OAuth2Client};
 pub use guard::{ApiKeys, BasicChecker, BasicUsers, Principal, Verifier, VerifierBuilder};
 pub use options::{
-    BasicCredentialOptions, CredentialOptions, IntrospectionOptions, OAuth2ClientOptions,
-    StringOrList, TlsOptions, TokenOptions, VerifierOptions,
+    BasicCredentialOptions, CredentialOptions, DidAuthCredentialOptions, DidAuthVerifierOptions,
+    IntrospectionOptions, OAuth2ClientOptions, StringOrList, TlsOptions, TokenOptions,
+    VerifierOptions,
 };
 pub use policy::carry_form_security;
 pub use tls::{client_tls_config, TlsServerConfig};
@@ -102,6 +109,15 @@ pub enum SecurityError {
         /// What went wrong (the error code of the endpoint's answer, never a secret).
         message: String,
     },
+    /// An `lmos:requiredCredentials` member is malformed, or sits on an affordance whose
+    /// security has no DID-auth (the only way a caller presents credentials).
+    #[error("credential requirement of {affordance:?}: {message}")]
+    InvalidCredentialRequirement {
+        /// The affordance (empty: the thing).
+        affordance: String,
+        /// What is wrong.
+        message: String,
+    },
     /// A credential cannot be sent as declared (e.g. a header value with control characters).
     #[error("cannot apply credentials for {scheme:?}: {message}")]
     InvalidCredential {
@@ -130,6 +146,9 @@ impl SecurityError {
             SecurityError::Introspection { .. } => "security_introspection",
             SecurityError::TokenEndpoint { .. } => "security_token_endpoint",
             SecurityError::InvalidCredential { .. } => "security_invalid_credential",
+            SecurityError::InvalidCredentialRequirement { .. } => {
+                "security_invalid_credential_requirement"
+            }
             SecurityError::InvalidOptions(_) => "security_invalid_options",
         }
     }

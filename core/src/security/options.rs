@@ -12,9 +12,10 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{
-    ApiKeys, BasicUsers, CredentialStore, Credentials, JwtKey, OAuth2Client, Secret, SecurityError,
-    TlsServerConfig, TokenValidator, Verifier,
+    ApiKeys, BasicUsers, CredentialStore, Credentials, DidAuthCredential, JwtKey, OAuth2Client,
+    Secret, SecurityError, TlsServerConfig, TokenValidator, Verifier,
 };
+use crate::identity::{DidAuthOptions, DidAuthVerifier, Ed25519KeyPair, ResolverSettings};
 
 /// What a servient's [`Verifier`] accepts, one member per scheme:
 ///
@@ -22,7 +23,8 @@ use super::{
 /// { "basic": { "alice": "password" },
 ///   "bearer": { "hmacSecret": "…", "audience": "urn:dev:weather" },
 ///   "oauth2": { "jwksUrl": "https://issuer.example/jwks.json", "issuer": "https://issuer.example" },
-///   "apiKeys": ["k1", "k2"] }
+///   "apiKeys": ["k1", "k2"],
+///   "didAuth": { "resolver": { "allowHttpLoopback": true }, "leewayMs": 30000 } }
 /// ```
 #[derive(Default, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -40,6 +42,58 @@ pub struct VerifierOptions {
     /// `apikey`: the keys accepted.
     #[serde(default)]
     pub api_keys: Option<Vec<Secret>>,
+    /// DID-auth (`bearer` schemes with `"lmos:didAuth": true`): how callers' tokens are
+    /// verified (`{}` for the defaults).
+    #[serde(default)]
+    pub did_auth: Option<DidAuthVerifierOptions>,
+}
+
+/// How a servient verifies DID-auth tokens (every member optional).
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[non_exhaustive]
+pub struct DidAuthVerifierOptions {
+    /// How callers' DIDs are resolved (`did:key` offline, `did:web` over HTTPS).
+    #[serde(default)]
+    pub resolver: Option<ResolverSettings>,
+    /// The longest token lifetime (`exp - iat`) accepted, in milliseconds (default 300 000).
+    /// A token's `jti` is remembered until it expires, so this is also the replay window.
+    #[serde(default)]
+    pub max_lifetime_ms: Option<u64>,
+    /// Clock difference tolerated between caller and server, in milliseconds (default 30 000).
+    #[serde(default)]
+    pub leeway_ms: Option<u64>,
+    /// Most unexpired `jti`s remembered at once (default 100 000); beyond it new tokens are
+    /// refused until some expire.
+    #[serde(default)]
+    pub replay_capacity: Option<usize>,
+}
+
+impl DidAuthVerifierOptions {
+    /// The DID-auth verifier these options describe.
+    pub fn build(self) -> Result<DidAuthVerifier, SecurityError> {
+        let resolver = self
+            .resolver
+            .unwrap_or_default()
+            .build()
+            .map_err(|e| invalid(format!("security options: didAuth.resolver: {e}")))?;
+        let mut options = DidAuthOptions::default();
+        if let Some(ms) = self.max_lifetime_ms {
+            options.max_lifetime = Duration::from_millis(ms);
+        }
+        if let Some(ms) = self.leeway_ms {
+            options.leeway = Duration::from_millis(ms);
+        }
+        if let Some(capacity) = self.replay_capacity {
+            if capacity == 0 {
+                return Err(invalid(
+                    "security options: didAuth.replayCapacity must be at least 1",
+                ));
+            }
+            options.replay_capacity = capacity;
+        }
+        Ok(DidAuthVerifier::new(resolver, options))
+    }
 }
 
 impl std::fmt::Debug for VerifierOptions {
@@ -49,6 +103,7 @@ impl std::fmt::Debug for VerifierOptions {
             .field("bearer", &self.bearer)
             .field("oauth2", &self.oauth2)
             .field("api_keys", &self.api_keys.as_ref().map(Vec::len))
+            .field("did_auth", &self.did_auth)
             .finish()
     }
 }
@@ -188,6 +243,9 @@ impl VerifierOptions {
                 api_keys = api_keys.key(key);
             }
             builder = builder.api_keys(api_keys);
+        }
+        if let Some(did_auth) = self.did_auth {
+            builder = builder.did_auth(did_auth.build()?);
         }
         Ok(builder.build())
     }
@@ -332,7 +390,10 @@ impl TlsOptions {
 /// { "basic": { "username": "alice", "password": "…" },
 ///   "bearer": "…token…",
 ///   "apiKey": "…",
-///   "oauth2": { "clientId": "agent", "clientSecret": "…", "scopes": ["read"] } }
+///   "oauth2": { "clientId": "agent", "clientSecret": "…", "scopes": ["read"] },
+///   "didAuth": { "key": { "kty": "OKP", "crv": "Ed25519", "d": "…", "x": "…",
+///                         "kid": "did:web:agents.example.com#key-1" },
+///                "credentials": [ { "@context": ["https://www.w3.org/ns/credentials/v2"], … } ] } }
 /// ```
 #[derive(Default, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -350,6 +411,89 @@ pub struct CredentialOptions {
     /// OAuth2 client credentials.
     #[serde(default)]
     pub oauth2: Option<OAuth2ClientOptions>,
+    /// A DID key (and credentials) to mint DID-auth tokens with.
+    #[serde(default)]
+    pub did_auth: Option<DidAuthCredentialOptions>,
+}
+
+/// A consumer's DID-auth credential: its DID key, exactly one of `key` (a private Ed25519 JWK
+/// object, or a multibase private key string) and `keyFile` (a file holding either), the
+/// verification method it signs as when the key does not say (`keyId`; default: its `did:key`),
+/// the verifiable credentials it may present, and the lifetime of its tokens.
+#[derive(Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[non_exhaustive]
+pub struct DidAuthCredentialOptions {
+    /// The private key: a JWK object or a multibase string.
+    #[serde(default)]
+    pub key: Option<Value>,
+    /// A file holding the private key (a JWK, or one line of multibase).
+    #[serde(default)]
+    pub key_file: Option<String>,
+    /// The verification method the key signs as (e.g. `did:web:example.com#key-1`).
+    #[serde(default)]
+    pub key_id: Option<String>,
+    /// Verifiable credentials about this DID, presented where a TD requires them.
+    #[serde(default)]
+    pub credentials: Option<Vec<Value>>,
+    /// Token lifetime in milliseconds (default 120 000; capped at 10 minutes).
+    #[serde(default)]
+    pub lifetime_ms: Option<u64>,
+}
+
+impl std::fmt::Debug for DidAuthCredentialOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DidAuthCredentialOptions")
+            .field("key", &self.key.as_ref().map(|_| "…"))
+            .field("key_file", &self.key_file)
+            .field("key_id", &self.key_id)
+            .field("credentials", &self.credentials.as_ref().map(Vec::len))
+            .field("lifetime_ms", &self.lifetime_ms)
+            .finish()
+    }
+}
+
+impl DidAuthCredentialOptions {
+    /// The DID-auth credential these options describe.
+    pub fn build(self) -> Result<DidAuthCredential, SecurityError> {
+        let key_error =
+            |e: crate::identity::IdentityError| invalid(format!("credentials: didAuth: {e}"));
+        let mut key = match (self.key, self.key_file) {
+            (Some(Value::String(text)), None) => {
+                Ed25519KeyPair::from_secret_multibase(text.trim()).map_err(key_error)?
+            }
+            (Some(jwk @ Value::Object(_)), None) => {
+                Ed25519KeyPair::from_jwk(&jwk).map_err(key_error)?
+            }
+            (Some(_), None) => {
+                return Err(invalid(
+                    "credentials: didAuth.key: a JWK object or a multibase string",
+                ))
+            }
+            (None, Some(path)) => Ed25519KeyPair::load(path).map_err(key_error)?,
+            _ => {
+                return Err(invalid(
+                    "credentials: didAuth needs exactly one of key and keyFile",
+                ))
+            }
+        };
+        if let Some(key_id) = self.key_id {
+            if !key_id.starts_with("did:") {
+                return Err(invalid(
+                    "credentials: didAuth.keyId must be a DID URL (did:…#…)",
+                ));
+            }
+            key = key.with_key_id(key_id);
+        }
+        let mut credential = DidAuthCredential::new(key);
+        for item in self.credentials.unwrap_or_default() {
+            credential = credential.credential(item);
+        }
+        if let Some(ms) = self.lifetime_ms {
+            credential = credential.lifetime(Duration::from_millis(ms));
+        }
+        Ok(credential)
+    }
 }
 
 impl std::fmt::Debug for CredentialOptions {
@@ -362,6 +506,7 @@ impl std::fmt::Debug for CredentialOptions {
             .field("bearer", &self.bearer.is_some())
             .field("api_key", &self.api_key.is_some())
             .field("oauth2", &self.oauth2)
+            .field("did_auth", &self.did_auth)
             .finish()
     }
 }
@@ -439,6 +584,9 @@ impl CredentialOptions {
                 client = client.extra_ca_pem(&pem)?;
             }
             credentials = credentials.oauth2(client);
+        }
+        if let Some(did_auth) = self.did_auth {
+            credentials = credentials.did_auth(did_auth.build()?);
         }
         Ok(credentials)
     }
@@ -554,6 +702,103 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("password"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn did_auth_options_build_a_verifier_and_a_credential_that_agree() {
+        let options = VerifierOptions::from_json(&json!({
+            "didAuth": {
+                "resolver": {"allowHttpLoopback": true, "cacheTtlMs": 0},
+                "maxLifetimeMs": 60000, "leewayMs": 5000, "replayCapacity": 10
+            }
+        }))
+        .unwrap();
+        assert!(format!("{options:?}").contains("max_lifetime_ms: Some(60000)"));
+        let verifier = options.build().unwrap();
+        assert!(format!("{verifier:?}").contains("DidAuthVerifier"));
+        let empty = VerifierOptions::from_json(&json!({"didAuth": {}})).unwrap();
+        empty.build().unwrap();
+        let error = VerifierOptions::from_json(&json!({"didAuth": {"leway": 1}}))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("leway"), "{error}");
+        let zero = VerifierOptions::from_json(&json!({"didAuth": {"replayCapacity": 0}})).unwrap();
+        assert!(zero
+            .build()
+            .unwrap_err()
+            .to_string()
+            .contains("replayCapacity"));
+
+        // The consumer's side: a key as a JWK object (its kid naming the method) or multibase.
+        let key = Ed25519KeyPair::generate().unwrap();
+        let jwk: Value = serde_json::from_str(&key.to_private_jwk()).unwrap();
+        let secret = jwk["d"].as_str().unwrap().to_owned();
+        let store = CredentialStore::from_json(&json!({
+            "urn:dev:weather": {"didAuth": {"key": jwk, "lifetimeMs": 30000}},
+            "urn:dev:billing": {"didAuth": {
+                "key": key.to_secret_multibase().as_str(),
+                "keyId": "did:web:agents.example.com#key-1",
+                "credentials": [{"type": ["VerifiableCredential"]}]
+            }}
+        }))
+        .unwrap();
+        let debug = format!("{store:?} {:?}", VerifierOptions::default());
+        assert!(!debug.contains(&secret));
+        let url = url::Url::parse("http://127.0.0.1:9/").unwrap();
+        let weather = store.lookup(Some("urn:dev:weather"), &url).unwrap();
+        let billing = store.lookup(Some("urn:dev:billing"), &url).unwrap();
+        let (weather, billing) = (format!("{weather:?}"), format!("{billing:?}"));
+        assert!(!weather.contains(&secret) && !billing.contains(&secret));
+        assert!(weather.contains(&key.key_id()), "{weather}");
+        assert!(
+            billing.contains("did:web:agents.example.com#key-1"),
+            "{billing}"
+        );
+        assert!(billing.contains("credentials: 1"), "{billing}");
+
+        // A token minted from the options' key passes the options' verifier.
+        let credential = DidAuthCredentialOptions {
+            key: Some(jwk.clone()),
+            key_file: None,
+            key_id: None,
+            credentials: None,
+            lifetime_ms: None,
+        }
+        .build()
+        .unwrap();
+        let token = crate::identity::mint_did_auth(
+            &Ed25519KeyPair::from_jwk(&jwk).unwrap(),
+            "urn:dev:weather",
+            Duration::from_secs(30),
+            &[],
+        )
+        .unwrap();
+        let did_auth = DidAuthVerifierOptions::default().build().unwrap();
+        let caller = did_auth
+            .verify_did_auth(&token, "urn:dev:weather")
+            .await
+            .unwrap();
+        assert_eq!(caller.did, credential.did());
+
+        for (bad, needle) in [
+            (json!({"didAuth": {}}), "exactly one of key and keyFile"),
+            (json!({"didAuth": {"key": 7}}), "JWK object or a multibase"),
+            (json!({"didAuth": {"key": "zNotAKey"}}), "invalid key"),
+            (
+                json!({"didAuth": {"key": jwk, "keyId": "key-1"}}),
+                "keyId must be a DID URL",
+            ),
+            (
+                json!({"didAuth": {"keyFile": "/nonexistent/key.jwk"}}),
+                "/nonexistent/key.jwk",
+            ),
+        ] {
+            let error = CredentialStore::from_json(&json!({"urn:x": bad}))
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains(needle), "{error}");
+            assert!(!error.contains(&secret), "{error}");
+        }
     }
 
     #[test]

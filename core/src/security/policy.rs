@@ -62,6 +62,9 @@ pub(crate) enum Requirement {
     },
     /// An API key.
     ApiKey { scheme: String, location: Location },
+    /// A DID-auth token: a bearer JWT signed by a key of the caller's DID (a `bearer` scheme
+    /// with `"lmos:didAuth": true`).
+    DidAuth { scheme: String, location: Location },
     /// Every one of these.
     AllOf(Vec<Requirement>),
     /// At least one of these.
@@ -77,6 +80,16 @@ impl Requirement {
             Requirement::OneOf(any) => any.iter().any(Requirement::is_open),
             _ => false,
         }
+    }
+
+    /// Whether a DID-auth token can satisfy this (some leaf is DID-auth, reachable through
+    /// every `allOf` and some `oneOf` branch).
+    pub(crate) fn involves_did_auth(&self) -> bool {
+        let mut leaves = Vec::new();
+        self.leaves(&mut leaves);
+        leaves
+            .iter()
+            .any(|leaf| matches!(leaf, Requirement::DidAuth { .. }))
     }
 
     /// Visits every leaf.
@@ -144,6 +157,18 @@ fn compile_one(thing: &Thing, name: &str, depth: usize) -> Result<Requirement, S
             }
             Requirement::Basic {
                 scheme: name.to_owned(),
+            }
+        }
+        SchemeKind::Bearer if crate::identity::did_auth::is_did_auth_scheme(scheme) => {
+            Requirement::DidAuth {
+                scheme: name.to_owned(),
+                location: location(
+                    name,
+                    in_,
+                    named,
+                    "header",
+                    ("Authorization", DEFAULT_TOKEN_PARAMETER),
+                )?,
             }
         }
         SchemeKind::Bearer => Requirement::Bearer {

@@ -16,6 +16,7 @@ use serde_json::{Map, Value};
 use tokio::sync::watch;
 
 use super::ThingError;
+use crate::security::Principal;
 use crate::trace::TraceContext;
 
 /// A boxed, sendable future.
@@ -71,17 +72,35 @@ pub struct InteractionContext {
     action_id: Option<String>,
     cancel: Option<watch::Receiver<bool>>,
     uri_variables: Map<String, Value>,
+    principal: Option<Arc<Principal>>,
 }
 
 impl InteractionContext {
-    /// A context with the given incoming trace context.
+    /// A context with the given incoming trace context. Inside a request a servient admitted,
+    /// it carries that request's [`Principal`].
     pub fn new(trace: Option<TraceContext>) -> Self {
         InteractionContext {
             trace,
             action_id: None,
             cancel: None,
             uri_variables: Map::new(),
+            principal: crate::security::principal::current(),
         }
+    }
+
+    /// The same context with `principal` as the caller (for bindings and tests that build
+    /// contexts themselves).
+    pub fn with_principal(mut self, principal: Principal) -> Self {
+        self.principal = Some(Arc::new(principal));
+        self
+    }
+
+    /// Who called, as the thing's security established it: the scheme that admitted the
+    /// request, the user, token subject or DID, the token's scopes and the verified
+    /// credentials presented. `None` when the thing is open (or the caller passed `nosec`)
+    /// and for calls made in-process.
+    pub fn principal(&self) -> Option<&Principal> {
+        self.principal.as_deref()
     }
 
     /// The same context with the interaction's `uriVariables` (already checked against the
@@ -107,6 +126,7 @@ impl InteractionContext {
             action_id,
             cancel: Some(cancel),
             uri_variables: Map::new(),
+            principal: crate::security::principal::current(),
         }
     }
 

@@ -210,18 +210,27 @@ fn route(path: &str) -> Result<Option<Route<'_>>, Problem> {
 /// Serves one request: matches the route and the method, then runs the operation.
 async fn dispatch(registry: &Registry, request: Request) -> Response {
     // A thing's `security` first, on every route (one atomic load while nothing is protected).
-    if registry.any_guarded() {
-        if let Some(refused) = crate::security::enforce::refusal_response_for(
-            registry,
-            request.method().as_str(),
-            request.uri(),
-            request.headers(),
-        )
-        .await
-        {
-            return refused;
-        }
+    if !registry.any_guarded() {
+        return dispatch_admitted(registry, request).await;
     }
+    match crate::security::enforce::admit_request(
+        registry,
+        request.method().as_str(),
+        request.uri(),
+        request.headers(),
+    )
+    .await
+    {
+        // The handlers learn who called through their `InteractionContext`.
+        Ok(caller) => {
+            crate::security::principal::scope(caller, dispatch_admitted(registry, request)).await
+        }
+        Err(refused) => refused,
+    }
+}
+
+/// Serves a request the guard let through.
+async fn dispatch_admitted(registry: &Registry, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let route = match route(parts.uri.path()) {
         Ok(Some(route)) => route,

@@ -479,7 +479,7 @@ impl Reader {
             self.connection.send(&request.error(problem), style).await;
             return;
         };
-        if let Err(refusal) = crate::security::enforce::check_message(
+        let caller = match crate::security::enforce::check_message(
             &self.connection.registry,
             &self.connection.handshake,
             thing.slug(),
@@ -487,15 +487,24 @@ impl Reader {
         )
         .await
         {
-            let problem = Problem::new(
-                refusal.code(),
-                refusal.status,
-                refusal.title(),
-                refusal.reason,
-            );
-            self.connection.send(&request.error(problem), style).await;
-            return;
-        }
+            Ok(caller) => caller,
+            Err(refusal) => {
+                let problem = Problem::new(
+                    refusal.code(),
+                    refusal.status,
+                    refusal.title(),
+                    refusal.reason,
+                );
+                self.connection.send(&request.error(problem), style).await;
+                return;
+            }
+        };
+        // The handlers learn who called through their `InteractionContext`.
+        crate::security::principal::scope(caller, self.serve_request(thing, request, body)).await;
+    }
+
+    async fn serve_request(&mut self, thing: ExposedThing, request: Request, body: Body) {
+        let style = request.style;
         match body {
             Body::ObserveProperty { name } => self.observe(thing, request, name).await,
             Body::SubscribeEvent { event } => self.subscribe(thing, request, Some(event)).await,
@@ -534,10 +543,10 @@ impl Reader {
                     return;
                 };
                 let connection = self.connection.clone();
-                tokio::spawn(async move {
+                tokio::spawn(crate::security::principal::inherit(async move {
                     let _permit = permit;
                     respond(&connection, &thing, &request).await;
-                });
+                }));
             }
         }
     }
