@@ -1167,12 +1167,29 @@ impl ConsumedThing {
             auth.apply_to_url(&mut url);
             headers = auth.all_headers();
         }
+        // Each reconnection authorizes again: a DID-auth token is good for one handshake.
+        let renew_headers = self.inner.options.credentials.clone().map(|store| {
+            let thing = self.inner.thing.clone();
+            let security = target.security.clone();
+            let url = target.url.clone();
+            ws::client::HeaderSource(Arc::new(move || {
+                let (store, thing, security, url) =
+                    (store.clone(), thing.clone(), security.clone(), url.clone());
+                Box::pin(async move {
+                    crate::security::authorize(Some(&store), &thing, security.as_ref(), &url)
+                        .await
+                        .map(|auth| ws::client::HandshakeHeaders(auth.all_headers()))
+                        .map_err(|e| ws::WsError::Transport(e.to_string()))
+                })
+            }))
+        });
         let options = WsClientOptions {
             dialect: self.inner.options.dialect,
             timeout: self.inner.options.timeout,
             max_message_bytes: self.inner.options.max_response_bytes,
             headers: ws::client::HandshakeHeaders(headers),
             tls: self.inner.ws_tls.clone(),
+            renew_headers,
             ..WsClientOptions::default()
         };
         let client = WsClient::connect(url.as_str(), options).await?;

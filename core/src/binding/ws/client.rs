@@ -51,6 +51,23 @@ pub struct WsClientOptions {
     /// The TLS configuration for `wss://` (default: the platform's roots, see
     /// [`crate::security::client_tls_config`]).
     pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// Makes the handshake headers again before each reconnection (credentials that are good
+    /// for one use, such as DID-auth tokens); `None` resends [`headers`](Self::headers).
+    pub renew_headers: Option<HeaderSource>,
+}
+
+/// The future a [`HeaderSource`] returns.
+pub type HeadersFuture =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<HandshakeHeaders, WsError>> + Send>>;
+
+/// Produces fresh handshake headers for each new connection.
+#[derive(Clone)]
+pub struct HeaderSource(pub Arc<dyn Fn() -> HeadersFuture + Send + Sync>);
+
+impl std::fmt::Debug for HeaderSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HeaderSource")
+    }
 }
 
 /// Extra handshake headers whose values are secret.
@@ -76,6 +93,7 @@ impl Default for WsClientOptions {
             ping_interval: Duration::from_secs(30),
             headers: HandshakeHeaders::default(),
             tls: None,
+            renew_headers: None,
         }
     }
 }
@@ -687,8 +705,18 @@ async fn run(
             Some(current) => current,
             None => {
                 // Reconnect with exponential backoff while anyone still uses the client.
+                let reopen = async {
+                    match &options.renew_headers {
+                        Some(source) => {
+                            let mut fresh = options.clone();
+                            fresh.headers = (source.0)().await?;
+                            open(&url, &fresh).await
+                        }
+                        None => open(&url, &options).await,
+                    }
+                };
                 let attempt = tokio::select! {
-                    opened = open(&url, &options) => Some(opened),
+                    opened = reopen => Some(opened),
                     () = commands_closed(&mut commands) => None,
                 };
                 match attempt {
