@@ -58,6 +58,8 @@ export const {
   HandlerFailed,
   NoForm,
   RemoteError,
+  Unauthorized,
+  Forbidden,
   TransportError,
   CodecError,
   ActionFailed,
