@@ -57,10 +57,19 @@ const SCHEMES = {
   basic_sc: { scheme: "basic", in: "header" },
   bearer_sc: { scheme: "bearer", format: "jwt", alg: "HS256", in: "header" },
   apikey_sc: { scheme: "apikey", in: "header", name: "X-API-Key" },
+  // The TD default: the key travels in the query (`api_key`).
+  query_sc: { scheme: "apikey" },
   both_sc: { scheme: "combo", allOf: ["bearer_sc", "apikey_sc"] },
   either_sc: { scheme: "combo", oneOf: ["basic_sc", "apikey_sc"] },
 };
-const THINGS = { basic: "basic_sc", bearer: "bearer_sc", apikey: "apikey_sc", both: "both_sc", either: "either_sc" };
+const THINGS = {
+  basic: "basic_sc",
+  bearer: "bearer_sc",
+  apikey: "apikey_sc",
+  query: "query_sc",
+  both: "both_sc",
+  either: "either_sc",
+};
 const SECURITY = {
   basic: { alice: PASSWORD },
   bearer: { hmacSecret: HMAC_SECRET, audience: AUDIENCE },
@@ -116,6 +125,7 @@ const RIGHT = {
   basic: { basic: { username: "alice", password: PASSWORD } },
   bearer: { bearer: GOOD_TOKEN },
   apikey: { apiKey: API_KEY },
+  query: { apiKey: API_KEY },
   both: { bearer: GOOD_TOKEN, apiKey: API_KEY },
   either: { apiKey: API_KEY },
 };
@@ -133,6 +143,7 @@ const WRONG = {
     { apiKey: API_KEY },
   ],
   apikey: [{ apiKey: `not-${API_KEY}` }, { bearer: GOOD_TOKEN }],
+  query: [{ apiKey: `not-${API_KEY}` }, { basic: { username: "alice", password: PASSWORD } }],
   both: [
     { bearer: GOOD_TOKEN },
     { apiKey: API_KEY },
@@ -188,6 +199,27 @@ test("credentials are found by origin, and another origin's are not used", async
     }
   }
   await assert.rejects(call(urls.apikey, "http", { "http://127.0.0.1:1": everything }), Unauthorized);
+});
+
+test("transport errors do not carry a key sent in the query", async () => {
+  // A servient no one has connected to over WebSocket yet, stopped: new connections are
+  // refused, and the URL in the error (whose query carries the key) is cut.
+  const { servient, urls } = await serve();
+  let td;
+  try {
+    td = (await consume(urls.query)).td;
+  } finally {
+    await servient.close();
+  }
+  for (const transport of Object.keys(TRANSPORTS)) {
+    const consumed = ConsumedThing.fromTd(td, { ...TRANSPORTS[transport], credentials: byId("query", RIGHT.query) });
+    await assert.rejects(consumed.readProperty("secret"), (error) => {
+      assert.ok(error instanceof TransportError, String(error));
+      assert.equal(error.code, "transport");
+      assert.ok(!`${error.message} ${error.stack}`.includes(API_KEY), error.message);
+      return true;
+    });
+  }
 });
 
 test("a token without the scope a form needs is Forbidden", async (t) => {

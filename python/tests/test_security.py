@@ -57,6 +57,8 @@ SCHEMES: dict[str, dict[str, Any]] = {
     "basic_sc": {"scheme": "basic", "in": "header"},
     "bearer_sc": {"scheme": "bearer", "format": "jwt", "alg": "HS256", "in": "header"},
     "apikey_sc": {"scheme": "apikey", "in": "header", "name": "X-API-Key"},
+    # The TD default: the key travels in the query (`api_key`).
+    "query_sc": {"scheme": "apikey"},
     "both_sc": {"scheme": "combo", "allOf": ["bearer_sc", "apikey_sc"]},
     "either_sc": {"scheme": "combo", "oneOf": ["basic_sc", "apikey_sc"]},
 }
@@ -92,6 +94,7 @@ async def serve(**options: Any) -> tuple[lmos.Servient, dict[str, str]]:
         ("basic", "basic_sc"),
         ("bearer", "bearer_sc"),
         ("apikey", "apikey_sc"),
+        ("query", "query_sc"),
         ("both", "both_sc"),
         ("either", "either_sc"),
     ]:
@@ -140,6 +143,7 @@ RIGHT: dict[str, dict[str, Any]] = {
     "basic": {"basic": {"username": "alice", "password": PASSWORD}},
     "bearer": {"bearer": GOOD_TOKEN},
     "apikey": {"api_key": API_KEY},
+    "query": {"api_key": API_KEY},
     "both": {"bearer": GOOD_TOKEN, "api_key": API_KEY},
     "either": {"api_key": API_KEY},
 }
@@ -158,6 +162,10 @@ WRONG: dict[str, list[dict[str, Any]]] = {
         {"api_key": API_KEY},
     ],
     "apikey": [{"api_key": "not-" + API_KEY}, {"bearer": GOOD_TOKEN}],
+    "query": [
+        {"api_key": "not-" + API_KEY},
+        {"basic": {"username": "alice", "password": PASSWORD}},
+    ],
     "both": [
         {"bearer": GOOD_TOKEN},
         {"api_key": API_KEY},
@@ -217,6 +225,22 @@ async def test_credentials_found_by_origin_and_sent_only_where_declared() -> Non
         elsewhere = {"http://127.0.0.1:1": everything[origin]}
         with pytest.raises(lmos.Unauthorized):
             await call(urls["apikey"], "http", elsewhere)
+
+
+async def test_transport_errors_do_not_carry_a_key_sent_in_the_query() -> None:
+    # A servient no one has connected to over WebSocket yet, stopped: new connections are
+    # refused, and the URL in the error (whose query carries the key) is cut.
+    servient, urls = await serve()
+    async with servient:
+        td = (await lmos.consume(urls["query"])).td
+    for transport in TRANSPORTS:
+        thing = lmos.ConsumedThing(
+            td, credentials=by_id("query", RIGHT["query"]), **TRANSPORTS[transport]
+        )
+        with pytest.raises(lmos.TransportError) as failed:
+            await thing.read_property("secret")
+        assert failed.value.code == "transport", failed.value.code
+        assert API_KEY not in f"{failed.value} {failed.value!r}", str(failed.value)
 
 
 async def test_a_token_without_the_scope_a_form_needs_is_forbidden() -> None:
