@@ -49,7 +49,7 @@ where
     T: Send + 'static,
 {
     let trace = current_trace(py);
-    pyo3_async_runtimes::tokio::future_into_py(py, async move {
+    crate::bridge::future_into_py(py, async move {
         let result = match trace {
             Some(trace) => lmos::trace::scope(trace, future).await,
             None => future.await,

@@ -33,7 +33,7 @@ where
     T: Send + 'static,
 {
     let trace = current_trace(py);
-    pyo3_async_runtimes::tokio::future_into_py(py, async move {
+    crate::bridge::future_into_py(py, async move {
         let result = match trace {
             Some(trace) => lmos::trace::scope(trace, future).await,
             None => future.await,
@@ -534,7 +534,7 @@ impl ValueIterator {
 
     fn __anext__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let stream = self.stream.clone();
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        crate::bridge::future_into_py(py, async move {
             let value = next_item(&stream, |_| false).await?;
             attach_alive(|py| json_out(py, value)).unwrap_or_else(|| Err(exiting()))
         })
@@ -543,7 +543,7 @@ impl ValueIterator {
     /// Stops the stream (unobserves / unsubscribes); the iterator then ends.
     fn aclose<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let stream = self.stream.clone();
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        crate::bridge::future_into_py(py, async move {
             stream.lock().await.take();
             Ok(())
         })
@@ -573,7 +573,7 @@ impl UpdateIterator {
 
     fn __anext__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let stream = self.stream.clone();
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        crate::bridge::future_into_py(py, async move {
             let update = next_item(&stream, |u| matches!(u, ActionUpdate::Output(_))).await?;
             let (kind, value) = match update {
                 ActionUpdate::Progress(value) => ("progress", value),
@@ -590,7 +590,7 @@ impl UpdateIterator {
     /// Stops listening; the iterator then ends.
     fn aclose<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let stream = self.stream.clone();
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        crate::bridge::future_into_py(py, async move {
             stream.lock().await.take();
             Ok(())
         })

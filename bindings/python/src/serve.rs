@@ -188,7 +188,7 @@ impl Servient {
     fn start<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.event_loop.capture_running(py)?;
         let inner = self.inner.clone();
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        crate::bridge::future_into_py(py, async move {
             let bound = inner.start().await.map_err(crate::errors::to_pyerr)?;
             Ok(bound.http.map(|a| (a.ip().to_string(), a.port())))
         })
@@ -197,7 +197,7 @@ impl Servient {
     /// Stops serving.
     fn shutdown<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let inner = self.inner.clone();
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        crate::bridge::future_into_py(py, async move {
             inner.shutdown().await;
             Ok(())
         })
