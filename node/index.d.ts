@@ -255,6 +255,73 @@ export interface ServientOptions {
   onInternalError?: (error: InternalError) => void | Promise<void>;
   /** Signs every TD as served (`eddsa-jcs-2022`, the key's `keyId` as verification method). */
   signDescriptions?: Ed25519KeyPair;
+  /**
+   * What the servient accepts for the security the exposed things' TDs declare (enforced on
+   * every HTTP route and WebSocket message; the TD stays public). A thing declaring a scheme
+   * with no member here is refused by expose() (ConfigurationError).
+   */
+  security?: SecurityOptions;
+  /** Serve `https`/`wss` with this certificate. */
+  tls?: TlsOptions;
+}
+
+/** What a servient's verifier accepts, one member per scheme. */
+export interface SecurityOptions {
+  /** `basic`: user name → password. */
+  basic?: { [username: string]: string };
+  /** `bearer`: how tokens are checked. */
+  bearer?: TokenOptions;
+  /** `oauth2` (as a resource server): how access tokens are checked. */
+  oauth2?: TokenOptions;
+  /** `apikey`: the keys accepted. */
+  apiKeys?: string[];
+}
+
+/**
+ * How `bearer`/`oauth2` tokens are checked: exactly one of `hmacSecret`, `keys`, `publicKeysPem`,
+ * `jwksUrl`, `introspection`; `exp` is always required.
+ */
+export interface TokenOptions {
+  /** HS256 JWTs signed with this secret (UTF-8). */
+  hmacSecret?: string;
+  /** JWTs signed with one of these JWKs (RSA, EC P-256, OKP Ed25519, oct). */
+  keys?: JsonObject[];
+  /** JWTs signed with one of these public keys (PEM). */
+  publicKeysPem?: string[];
+  /** JWTs signed with a key of the JWKS document at this URL (fetched, cached). */
+  jwksUrl?: string;
+  /** Opaque tokens checked at an RFC 7662 introspection endpoint. */
+  introspection?: { url: string; clientId: string; clientSecret: string };
+  /** Accepted `aud` values (any of them). */
+  audience?: string | string[];
+  /** Accepted `iss` values (any of them). */
+  issuer?: string | string[];
+  /** Accepted algorithms (default HS256, RS256, ES256, EdDSA). */
+  algorithms?: string[];
+  /** Clock skew allowed on `exp`/`nbf` (default 30000 ms). */
+  leewayMs?: number;
+  /** An extra CA (PEM) trusted for the JWKS and introspection calls. */
+  extraCaPem?: string;
+}
+
+/** A TLS certificate chain (leaf first) and its key: files or PEM text. */
+export type TlsOptions = { certFile: string; keyFile: string } | { certPem: string; keyPem: string };
+
+/** What a consumer presents to one thing (by id) or origin. */
+export interface Credentials {
+  basic?: { username: string; password: string };
+  /** A `bearer` (or OAuth2 access) token. */
+  bearer?: string;
+  apiKey?: string;
+  /** OAuth2 client credentials; the token comes from the TD's `token` endpoint or `tokenUrl`. */
+  oauth2?: {
+    clientId: string;
+    clientSecret: string;
+    scopes?: string[];
+    tokenUrl?: string;
+    refreshMarginMs?: number;
+    extraCaPem?: string;
+  };
 }
 
 /** Addresses a started servient listens on. */
@@ -347,6 +414,15 @@ export interface ConsumeOptions {
   signaturePolicy?: SignaturePolicy;
   /** How the DIDs of TD signers are resolved. */
   didResolver?: ResolverOptions;
+  /** Refuse forms whose scheme is not in `protocols` instead of falling back (default false). */
+  onlyProtocols?: boolean;
+  /**
+   * Credentials by thing id or origin (`"https://host:port"`, which also covers `wss://` on the
+   * same host and port); only what the chosen form's security declares is sent.
+   */
+  credentials?: { [thingIdOrOrigin: string]: Credentials };
+  /** Extra CA certificates (PEM) trusted besides the platform's roots for `https`/`wss`. */
+  extraCaPem?: string;
 }
 
 /** A thing this process calls. */
@@ -795,6 +871,10 @@ export declare class RemoteError extends LmosError {
   /** The problem document (application/problem+json), if the thing sent one. */
   problem: JsonObject | null;
 }
+/** HTTP 401 (or a refused WebSocket handshake): credentials missing, wrong or expired. */
+export declare class Unauthorized extends RemoteError {}
+/** HTTP 403: valid credentials without the scope the operation needs. */
+export declare class Forbidden extends RemoteError {}
 export declare class TransportError extends LmosError {}
 export declare class CodecError extends LmosError {}
 export declare class ActionFailed extends LmosError {
@@ -882,6 +962,8 @@ declare const lmos: {
   HandlerFailed: typeof HandlerFailed;
   NoForm: typeof NoForm;
   RemoteError: typeof RemoteError;
+  Unauthorized: typeof Unauthorized;
+  Forbidden: typeof Forbidden;
   TransportError: typeof TransportError;
   CodecError: typeof CodecError;
   ActionFailed: typeof ActionFailed;

@@ -77,6 +77,14 @@ const HandlerFailed = errorClass("HandlerFailed", "handler_failed");
 const NoForm = errorClass("NoForm", "no_form", LmosError, ["operation", "affordance"]);
 /** The thing answered with an error status; `status`, `title`, `detail`, `problem` tell more. */
 const RemoteError = errorClass("RemoteError", "remote_error", LmosError, ["status", "title", "detail", "problem"]);
+/**
+ * The thing refused the credentials (HTTP 401, or a refused WebSocket handshake): none were
+ * sent, or they are wrong or expired. A RemoteError with `status` 401; the message never
+ * contains the credential.
+ */
+const Unauthorized = errorClass("Unauthorized", "remote_error", RemoteError, ["status", "title", "detail", "problem"]);
+/** The credentials were accepted but lack the scope the operation needs (HTTP 403). */
+const Forbidden = errorClass("Forbidden", "remote_error", RemoteError, ["status", "title", "detail", "problem"]);
 /** The thing could not be reached, the connection broke or the request timed out. */
 const TransportError = errorClass("TransportError", "transport");
 /** A payload could not be encoded or decoded. */
@@ -142,7 +150,12 @@ const ERROR_FAMILIES = [
   ["directory_", DirectoryError],
   ["discovery_", DiscoveryError],
   ["identity_", IdentityError],
+  // Unusable security or TLS settings (`security_invalid_options`, `security_tls`, ...).
+  ["security_", ConfigurationError],
 ];
+
+// A refusal keeps its RemoteError code and gets the class its status names.
+const REMOTE_STATUS_CLASSES = { 401: Unauthorized, 403: Forbidden };
 
 function classFor(code) {
   if (ERROR_CLASSES[code]) return ERROR_CLASSES[code];
@@ -163,7 +176,8 @@ function convertError(error) {
   }
   const { lmos: code, message, details = {} } = encoded;
   if (code === "type_error") return new TypeError(message);
-  const Class = classFor(code);
+  let Class = classFor(code);
+  if (Class === RemoteError && REMOTE_STATUS_CLASSES[details.status]) Class = REMOTE_STATUS_CLASSES[details.status];
   const converted = new Class(message, { ...details, code });
   for (const [key, value] of Object.entries(details)) {
     if (value !== undefined) converted[key] = value;
@@ -597,6 +611,8 @@ const SERVIENT_OPTIONS = [
   "wsMaxInFlight",
   "wsPingIntervalMs",
   "wsPingTimeoutMs",
+  "security",
+  "tls",
 ];
 
 /** `{host, port}` from `host:port` (IPv6 hosts in brackets), or null. */
@@ -806,6 +822,9 @@ const CONSUME_OPTIONS = [
   "maxResponseBytes",
   "signaturePolicy",
   "didResolver",
+  "onlyProtocols",
+  "credentials",
+  "extraCaPem",
 ];
 
 function consumeOptions(options = {}) {
@@ -1530,6 +1549,8 @@ module.exports = {
   HandlerFailed,
   NoForm,
   RemoteError,
+  Unauthorized,
+  Forbidden,
   TransportError,
   CodecError,
   ActionFailed,

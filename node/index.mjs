@@ -60,6 +60,8 @@ export const {
   HandlerFailed,
   NoForm,
   RemoteError,
+  Unauthorized,
+  Forbidden,
   TransportError,
   CodecError,
   ActionFailed,

@@ -28,6 +28,8 @@ import lmos, {
   HandlerFailed,
   NoForm,
   RemoteError,
+  Unauthorized,
+  Forbidden,
   TransportError,
   CodecError,
   ActionFailed,
@@ -45,6 +47,9 @@ import lmos, {
   type ConsumeOptions,
   type ServientOptions,
   type InternalError,
+  type SecurityOptions,
+  type TlsOptions,
+  type Credentials,
 } from "lmos";
 
 const td: ThingDescription = agent("Weather")
@@ -117,6 +122,15 @@ async function serve(): Promise<void> {
     wsPingTimeoutMs: 1000,
   });
   void ws;
+  const security: SecurityOptions = {
+    basic: { alice: "pw" },
+    bearer: { hmacSecret: "s", audience: ["a", "b"], leewayMs: 1000 },
+    oauth2: { jwksUrl: "https://issuer.example/jwks.json", issuer: "https://issuer.example" },
+    apiKeys: ["k"],
+  };
+  const tls: TlsOptions = { certFile: "server.pem", keyFile: "server.key" };
+  const secured = new Servient({ httpPort: 0, security, tls });
+  void secured;
   const url: string | null = exposed.tdUrl;
   void [stored, port, exposed.slug, exposed.title, exposed.td.title, exposed.propertyNames.length, servient.baseUrl, servient.things];
   servient.destroy("geo");
@@ -133,6 +147,13 @@ async function call(url: string): Promise<void> {
   const fromTd: ConsumedThing = ConsumedThing.fromTd(weather.td);
   const overWs: ConsumedThing = await consume(url, { protocols: ["ws"], dialect: "kotlin-wot" });
   void overWs;
+  const credentials: Credentials = { basic: { username: "alice", password: "pw" }, apiKey: "k" };
+  const secure: ConsumedThing = await consume(url, {
+    credentials: { "urn:dev:weather": { bearer: "t" }, "https://a.example": credentials },
+    extraCaPem: "-----BEGIN CERTIFICATE-----",
+    onlyProtocols: true,
+  });
+  void secure;
   await ConsumedThing.fromUrl(url);
   const unit = await weather.readProperty<string>("unit");
   await weather.writeProperty("unit", unit);
@@ -165,6 +186,7 @@ async function call(url: string): Promise<void> {
 function handle(error: unknown): string {
   if (error instanceof InvalidThingDescription) return String(error.report?.valid);
   if (error instanceof InvalidPayload) return String(error.violations?.map((v) => v.path));
+  if (error instanceof Unauthorized || error instanceof Forbidden) return `refused ${error.status}`;
   if (error instanceof RemoteError) return `${error.status} ${error.title} ${error.detail} ${JSON.stringify(error.problem)}`;
   if (error instanceof NotFound) return `${error.kind} ${error.target}`;
   if (error instanceof NotAllowed) return `${error.affordance} ${error.operation}`;

@@ -21,14 +21,24 @@ from typing import Any
 from lmos import _native
 
 
-async def chat(url: str, question: str, *, timeout: float | None = 30.0) -> str:
+async def chat(
+    url: str,
+    question: str,
+    *,
+    timeout: float | None = 30.0,
+    credentials: dict[str, Any] | None = None,
+    extra_ca_pem: str | None = None,
+) -> str:
     """Consumes the agent whose TD is at ``url``, asks ``question`` in a new conversation and
-    returns the text of the agent's first message.
+    returns the text of the agent's first message. ``credentials`` and ``extra_ca_pem`` are
+    those of :func:`lmos.consume`.
 
     Raises :class:`lmos.InvalidOutput` when the agent's result holds no message from the agent,
     and the usual :class:`lmos.LmosError` subclasses when the agent cannot be consumed or called.
     """
-    answer: str = await _native.chat(url, question, timeout=timeout)
+    answer: str = await _native.chat(
+        url, question, timeout=timeout, credentials=credentials, extra_ca_pem=extra_ca_pem
+    )
     return answer
 
 

@@ -158,6 +158,23 @@ class ConsumedThing:
     (``identity_proof_missing``, ``identity_signature_invalid``, ...). Made from a dict, the TD
     is verified at once for ``did:key`` signers; one signed by a ``did:web`` DID needs
     :func:`lmos.consume` (which resolves it). :attr:`verified_proofs` tells who signed.
+
+    Security: ``credentials`` maps a thing id or an origin (``"https://host:port"``; it covers
+    ``wss://`` on the same host and port too) to what to present, sent only where the chosen
+    form's security asks for it::
+
+        credentials={"urn:dev:weather": {"bearer": token},
+                     "http://127.0.0.1:8080": {"basic": {"username": "alice", "password": pw}},
+                     "https://billing.example": {"api_key": key},
+                     "https://other.example": {"oauth2": {"client_id": "agent",
+                                                          "client_secret": secret,
+                                                          "scopes": ["read"]}}}
+
+    A refusal raises :class:`lmos.Unauthorized` (401) or :class:`lmos.Forbidden` (403), over
+    HTTP and over WebSocket alike; the message never contains a credential. ``extra_ca_pem``
+    (PEM certificates) is trusted besides the platform's roots for ``https``/``wss``; certificates
+    are always verified. ``only_protocols=True`` refuses forms whose scheme is not in
+    ``protocols`` instead of falling back to them.
     """
 
     __slots__ = ("_native",)
@@ -176,6 +193,9 @@ class ConsumedThing:
         poll_interval: float = 0.2,
         signature_policy: SignaturePolicy = "verify_if_present",
         did_resolver: _native.DidResolver | None = None,
+        credentials: dict[str, Any] | None = None,
+        extra_ca_pem: str | None = None,
+        only_protocols: bool = False,
     ) -> None:
         self._native = _native.ConsumedThing(
             td,
@@ -189,6 +209,9 @@ class ConsumedThing:
             poll_interval=poll_interval,
             signature_policy=signature_policy,
             did_resolver=did_resolver,
+            credentials=credentials,
+            extra_ca_pem=extra_ca_pem,
+            only_protocols=only_protocols,
         )
 
     @classmethod
@@ -206,6 +229,9 @@ class ConsumedThing:
         poll_interval: float = 0.2,
         signature_policy: SignaturePolicy = "verify_if_present",
         did_resolver: _native.DidResolver | None = None,
+        credentials: dict[str, Any] | None = None,
+        extra_ca_pem: str | None = None,
+        only_protocols: bool = False,
     ) -> ConsumedThing:
         """Fetches the TD at ``url`` (validated) and returns the thing."""
         native = await _native.ConsumedThing.from_url(
@@ -220,6 +246,9 @@ class ConsumedThing:
             poll_interval=poll_interval,
             signature_policy=signature_policy,
             did_resolver=did_resolver,
+            credentials=credentials,
+            extra_ca_pem=extra_ca_pem,
+            only_protocols=only_protocols,
         )
         thing = cls.__new__(cls)
         thing._native = native
@@ -307,6 +336,9 @@ async def consume(
     poll_interval: float = 0.2,
     signature_policy: SignaturePolicy = "verify_if_present",
     did_resolver: _native.DidResolver | None = None,
+    credentials: dict[str, Any] | None = None,
+    extra_ca_pem: str | None = None,
+    only_protocols: bool = False,
 ) -> ConsumedThing:
     """A :class:`ConsumedThing` from a TD dict, or from the URL of one (fetched and validated);
     its signature is checked as ``signature_policy`` says (``did:web`` signers are resolved)."""
@@ -321,6 +353,9 @@ async def consume(
         "poll_interval": poll_interval,
         "signature_policy": signature_policy,
         "did_resolver": did_resolver,
+        "credentials": credentials,
+        "extra_ca_pem": extra_ca_pem,
+        "only_protocols": only_protocols,
     }
     if isinstance(td_or_url, str):
         return await ConsumedThing.from_url(td_or_url, **options)
@@ -336,6 +371,9 @@ async def consume(
         poll_interval=poll_interval,
         signature_policy=signature_policy,
         did_resolver=did_resolver,
+        credentials=credentials,
+        extra_ca_pem=extra_ca_pem,
+        only_protocols=only_protocols,
     )
     thing = ConsumedThing.__new__(ConsumedThing)
     thing._native = native

@@ -45,6 +45,8 @@ class RemoteError(LmosError):
     detail: str | None
     problem: dict[str, Any] | None
 
+class Unauthorized(RemoteError): ...
+class Forbidden(RemoteError): ...
 class TransportError(LmosError): ...
 class CodecError(LmosError): ...
 
@@ -210,6 +212,8 @@ class Servient:
         ws_ping_interval: float | None = None,
         ws_ping_timeout: float | None = None,
         sign_descriptions: Ed25519KeyPair | None = None,
+        security: dict[str, Any] | None = None,
+        tls: dict[str, str] | None = None,
     ) -> None: ...
     def expose(self, td: dict[str, Any]) -> ExposedThing: ...
     def set_description_signer(self, key: Ed25519KeyPair | None) -> None: ...
@@ -303,6 +307,9 @@ class ConsumedThing:
         poll_interval: float = 0.2,
         signature_policy: str = "verify_if_present",
         did_resolver: DidResolver | None = None,
+        credentials: dict[str, Any] | None = None,
+        extra_ca_pem: str | None = None,
+        only_protocols: bool = False,
     ) -> None: ...
     @staticmethod
     def from_url(
@@ -318,6 +325,9 @@ class ConsumedThing:
         poll_interval: float = 0.2,
         signature_policy: str = "verify_if_present",
         did_resolver: DidResolver | None = None,
+        credentials: dict[str, Any] | None = None,
+        extra_ca_pem: str | None = None,
+        only_protocols: bool = False,
     ) -> Awaitable[ConsumedThing]: ...
     @staticmethod
     def new_verified(
@@ -333,6 +343,9 @@ class ConsumedThing:
         poll_interval: float = 0.2,
         signature_policy: str = "verify_if_present",
         did_resolver: DidResolver | None = None,
+        credentials: dict[str, Any] | None = None,
+        extra_ca_pem: str | None = None,
+        only_protocols: bool = False,
     ) -> Awaitable[ConsumedThing]: ...
     @property
     def verified_proofs(self) -> list[dict[str, Any]]: ...
@@ -352,7 +365,14 @@ class ConsumedThing:
 
 CHAT_ACTION: str
 
-def chat(url: str, question: str, *, timeout: float | None = 30.0) -> Awaitable[str]: ...
+def chat(
+    url: str,
+    question: str,
+    *,
+    timeout: float | None = 30.0,
+    credentials: dict[str, Any] | None = None,
+    extra_ca_pem: str | None = None,
+) -> Awaitable[str]: ...
 def chat_request(
     thing: ConsumedThing, request: dict[str, Any] | str
 ) -> Awaitable[dict[str, Any]]: ...

@@ -222,6 +222,24 @@ class Servient:
     serves with an ``eddsa-jcs-2022`` proof as it is served (so the proof covers the absolute
     hrefs); :meth:`serve_did_document` publishes the DID document at
     ``/.well-known/did.json``, which makes a ``did:web`` agent.
+
+    Security: the ``security`` a thing's TD declares is enforced on every interaction, over HTTP
+    and WebSocket (the TD itself stays public). ``security=`` says what is accepted, one member
+    per scheme; a thing declaring a scheme it has no member for is refused by :meth:`expose`
+    (:class:`lmos.ConfigurationError`)::
+
+        lmos.Servient(security={
+            "basic": {"alice": password},                      # user name -> password
+            "bearer": {"hmac_secret": secret, "audience": "urn:dev:weather"},
+            "oauth2": {"jwks_url": "https://issuer.example/jwks.json"},
+            "api_keys": [key],
+        })
+
+    A token source is exactly one of ``hmac_secret``, ``keys`` (JWKs), ``public_keys_pem``,
+    ``jwks_url``, ``introspection`` (``{"url", "client_id", "client_secret"}``); ``audience``,
+    ``issuer``, ``algorithms``, ``leeway_ms`` and ``extra_ca_pem`` are optional. ``tls=``
+    (``{"cert_file", "key_file"}`` or ``{"cert_pem", "key_pem"}``) serves ``https``/``wss``.
+    Unusable settings raise :class:`lmos.ConfigurationError` naming the member, never a secret.
     """
 
     __slots__ = ("_native",)
@@ -244,6 +262,8 @@ class Servient:
         ws_ping_interval: float | None = None,
         ws_ping_timeout: float | None = None,
         sign_descriptions: _native.Ed25519KeyPair | None = None,
+        security: dict[str, Any] | None = None,
+        tls: dict[str, str] | None = None,
     ) -> None:
         self._native = _native.Servient(
             http_port=http_port,
@@ -261,6 +281,8 @@ class Servient:
             ws_ping_interval=ws_ping_interval,
             ws_ping_timeout=ws_ping_timeout,
             sign_descriptions=sign_descriptions,
+            security=security,
+            tls=tls,
         )
 
     def __repr__(self) -> str:

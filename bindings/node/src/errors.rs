@@ -54,3 +54,9 @@ pub fn thing_error(error: &ThingError) -> napi::Error {
 pub fn parse_json(text: &str, what: &str) -> napi::Result<Value> {
     serde_json::from_str(text).map_err(|e| type_error(format!("{what} is not JSON: {e}")))
 }
+
+/// `ConfigurationError` for unusable security settings, with the security code
+/// (`security_invalid_options`, `security_tls`, ...); messages name members, never secrets.
+pub fn security_error(error: &lmos::security::SecurityError) -> napi::Error {
+    encoded(error.code(), &error.to_string(), json!({}))
+}

@@ -23,11 +23,63 @@ use napi::{Result, Status};
 use napi_derive::napi;
 use serde_json::{json, Value};
 
-use crate::errors::{parse_json, thing_error, type_error};
+use crate::errors::{parse_json, security_error, thing_error, type_error};
+use lmos::security::{SecurityError, TlsOptions, TlsServerConfig, Verifier, VerifierOptions};
 
 /// A JavaScript function taking JSON text and returning a Promise of JSON text. Weak: it does
 /// not keep the Node.js event loop alive.
 pub type JsCallback = ThreadsafeFunction<String, Promise<String>, String, Status, false, true>;
+
+/// Servient options (JSON text) with the verifier and TLS configuration they describe, built
+/// here so that unusable security settings are `ConfigurationError`s with a `security_*` code
+/// (the other members' mistakes stay `TypeError`s). `security` goes through the core's reader,
+/// whose errors name members, never values; the errors of the other members lose the value serde
+/// quotes (`invalid type: string "…"`), so a secret in the wrong place is not echoed either.
+fn servient_options(
+    text: &str,
+) -> Result<(ServientOptions, Option<Verifier>, Option<TlsServerConfig>)> {
+    let mut value = parse_json(text, "servient options")?;
+    let mut take = |name: &str| {
+        value
+            .as_object_mut()
+            .and_then(|members| members.remove(name))
+            .filter(|member| !member.is_null())
+    };
+    let security = take("security");
+    let tls = take("tls");
+    let options: ServientOptions = serde_json::from_value(value)
+        .map_err(|e| type_error(format!("bad servient options: {}", redacted(&e))))?;
+    let verifier = security
+        .map(|security| VerifierOptions::from_json(&security).and_then(VerifierOptions::build))
+        .transpose()
+        .map_err(|e| security_error(&e))?;
+    let tls = tls
+        .map(|tls| {
+            serde_json::from_value::<TlsOptions>(tls)
+                .map_err(|e| {
+                    SecurityError::InvalidOptions(format!("tls options: {}", redacted(&e)))
+                })
+                .and_then(TlsOptions::build)
+        })
+        .transpose()
+        .map_err(|e| security_error(&e))?;
+    Ok((options, verifier, tls))
+}
+
+/// A serde error without the value it quotes (`invalid type: string "…", expected …` becomes
+/// `invalid type: string, expected …`): the value may be a secret.
+fn redacted(error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    for prefix in ["invalid type: ", "invalid value: ", "invalid length "] {
+        if let Some(rest) = text.strip_prefix(prefix) {
+            if let Some((found, expected)) = rest.split_once(", expected ") {
+                let kind = found.split([' ', ':']).next().unwrap_or("value");
+                return format!("{prefix}{kind}, expected {expected}");
+            }
+        }
+    }
+    text
+}
 
 /// Hosts exposed things on one HTTP port.
 #[napi]
@@ -41,13 +93,18 @@ impl NativeServient {
     /// `{thing, affordance, code, message}` for errors callers only see as "internal error".
     #[napi(constructor)]
     pub fn new(options: String, on_internal_error: Option<JsCallback>) -> Result<Self> {
-        let options: ServientOptions = serde_json::from_str(&options)
-            .map_err(|e| type_error(format!("bad servient options: {e}")))?;
+        let (options, verifier, tls) = servient_options(&options)?;
         let mut builder = options.builder().map_err(|e| match e {
             // A host that is not an IP address is a wrong argument, as a bad member is.
             ThingError::InvalidConfig(message) => type_error(message),
             other => thing_error(&other),
         })?;
+        if let Some(verifier) = verifier {
+            builder = builder.verifier(verifier);
+        }
+        if let Some(tls) = tls {
+            builder = builder.tls(tls);
+        }
         if let Some(hook) = on_internal_error {
             let hook = Arc::new(hook);
             builder = builder.on_internal_error(Arc::new(move |thing, affordance, error| {

@@ -274,3 +274,87 @@ pub fn log_exception(py: Python<'_>, what: &str, err: &PyErr) {
     }
     let _ = logger.call_method(py, "error", ("%s raised an exception", what), Some(&kwargs));
 }
+
+/// The asyncio future `future_into_py` hands out is settled by `_settle`, scheduled on its loop.
+static SETTLE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// Settles `future` with `value` (a result when `ok`, else an exception), unless it is done
+/// already (cancelled by its awaiter).
+#[pyfunction]
+fn _settle(future: &Bound<'_, PyAny>, ok: bool, value: &Bound<'_, PyAny>) -> PyResult<()> {
+    if future.call_method0("done")?.is_truthy()? {
+        return Ok(());
+    }
+    let method = if ok { "set_result" } else { "set_exception" };
+    future.call_method1(method, (value,))?;
+    Ok(())
+}
+
+/// Stops the Rust task of a [`future_into_py`] awaitable when its asyncio future is cancelled.
+#[pyclass(module = "lmos._native", frozen)]
+struct AbortOnCancel {
+    handle: tokio::task::AbortHandle,
+}
+
+#[pymethods]
+impl AbortOnCancel {
+    fn __call__(&self, future: &Bound<'_, PyAny>) -> PyResult<()> {
+        if future.call_method0("cancelled")?.is_truthy()? {
+            self.handle.abort();
+        }
+        Ok(())
+    }
+}
+
+/// Runs `future` on the Tokio runtime and returns an asyncio future of its result, created on
+/// the running loop; cancelling that future drops the Rust future. It replaces
+/// `pyo3_async_runtimes::tokio::future_into_py`, whose completion attaches to the interpreter
+/// outside [`attach_alive`]: a Tokio thread doing so while the interpreter finalizes ends with
+/// `pthread_exit` on CPython < 3.13, which aborts the process (a short-lived client script that
+/// consumed a thing aborted at exit most of the time). Here the result is delivered inside
+/// [`attach_alive`], which the `atexit` hook waits for, and not at all once the interpreter
+/// exits (nobody awaits it then).
+pub fn future_into_py<'py, F, T>(py: Python<'py>, future: F) -> PyResult<Bound<'py, PyAny>>
+where
+    F: Future<Output = PyResult<T>> + Send + 'static,
+    T: for<'a> IntoPyObject<'a> + Send + 'static,
+{
+    use futures::FutureExt;
+    use pyo3::IntoPyObjectExt;
+
+    let event_loop = py.import("asyncio")?.call_method0("get_running_loop")?;
+    let awaitable = event_loop.call_method0("create_future")?;
+    let settle = SETTLE
+        .get_or_try_init(py, || {
+            wrap_pyfunction!(_settle, py).map(|f| f.into_any().unbind())
+        })?
+        .clone_ref(py);
+    let event_loop = event_loop.unbind();
+    let target = awaitable.clone().unbind();
+    let task = pyo3_async_runtimes::tokio::get_runtime().spawn(async move {
+        let outcome = std::panic::AssertUnwindSafe(future).catch_unwind().await;
+        attach_alive(move |py| {
+            let settled = match outcome {
+                Ok(result) => result.and_then(|value| value.into_py_any(py)),
+                Err(_) => Err(pyo3::panic::PanicException::new_err(
+                    "the Rust side of an lmos call panicked",
+                )),
+            };
+            let (ok, value) = match settled {
+                Ok(value) => (true, value),
+                Err(error) => (false, error.into_value(py).into_any()),
+            };
+            // A closed loop has no one waiting: the result is dropped.
+            let _ = event_loop
+                .bind(py)
+                .call_method1("call_soon_threadsafe", (settle, target, ok, value));
+        });
+    });
+    awaitable.call_method1(
+        "add_done_callback",
+        (AbortOnCancel {
+            handle: task.abort_handle(),
+        },),
+    )?;
+    Ok(awaitable)
+}

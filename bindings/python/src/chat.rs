@@ -49,7 +49,7 @@ where
     T: Send + 'static,
 {
     let trace = current_trace(py);
-    pyo3_async_runtimes::tokio::future_into_py(py, async move {
+    crate::bridge::future_into_py(py, async move {
         let result = match trace {
             Some(trace) => lmos::trace::scope(trace, future).await,
             None => future.await,
@@ -79,14 +79,28 @@ fn request_from(request: &Bound<'_, PyAny>) -> PyResult<AgentRequest> {
 /// Consumes the agent whose TD is at `url`, asks `question` in a new conversation and returns
 /// the text of the agent's first message (awaitable).
 #[pyfunction]
-#[pyo3(signature = (url, question, *, timeout=Some(30.0)))]
-pub fn chat(
-    py: Python<'_>,
+#[pyo3(signature = (url, question, *, timeout=Some(30.0), credentials=None, extra_ca_pem=None))]
+pub fn chat<'py>(
+    py: Python<'py>,
     url: String,
     question: String,
     timeout: Option<f64>,
-) -> PyResult<Bound<'_, PyAny>> {
+    credentials: Option<&Bound<'py, PyAny>>,
+    extra_ca_pem: Option<String>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let credentials = match credentials.filter(|c| !c.is_none()) {
+        Some(credentials) => {
+            let value = crate::security::credentials_json(credentials)?;
+            Some(
+                lmos::security::CredentialStore::from_json(&value)
+                    .map_err(|e| crate::errors::security_error(py, &e))?,
+            )
+        }
+        None => None,
+    };
     let options = ConsumeOptions {
+        credentials,
+        extra_ca_pem,
         timeout: timeout
             .map(|t| {
                 std::time::Duration::try_from_secs_f64(t).map_err(|_| {

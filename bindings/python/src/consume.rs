@@ -8,16 +8,16 @@ use std::time::Duration;
 use futures::StreamExt;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use serde_json::Value;
+use serde_json::{json, Value};
 use tokio::sync::Mutex;
 
 use lmos::thing::{
-    ActionUpdate, ActionUpdates, BoxStream, ConsumeOptions, Subprotocol, ThingError, ValueStream,
+    ActionUpdate, ActionUpdates, BoxStream, ConsumeOptions, ThingError, ValueStream,
 };
 
 use crate::bridge::{attach_alive, stop_iteration};
 use crate::convert::{to_json, to_py};
-use crate::errors::{thing_error, to_pyerr, ConfigurationError};
+use crate::errors::{thing_error, to_pyerr};
 use crate::serve::current_trace;
 use crate::td::thing_from;
 
@@ -33,7 +33,7 @@ where
     T: Send + 'static,
 {
     let trace = current_trace(py);
-    pyo3_async_runtimes::tokio::future_into_py(py, async move {
+    crate::bridge::future_into_py(py, async move {
         let result = match trace {
             Some(trace) => lmos::trace::scope(trace, future).await,
             None => future.await,
@@ -71,7 +71,8 @@ fn seconds(value: f64, what: &str) -> PyResult<Duration> {
     })
 }
 
-/// Consume options from keyword arguments.
+/// Consume options from keyword arguments, read by the core as [`lmos::thing::ConsumeSettings`]
+/// JSON (so every binding checks them alike); a `DidResolver` object replaces the default one.
 #[allow(clippy::too_many_arguments)]
 fn options(
     protocols: Option<Vec<String>>,
@@ -84,40 +85,66 @@ fn options(
     poll_interval: f64,
     signature_policy: &str,
     did_resolver: Option<PyRef<'_, crate::identity::DidResolver>>,
+    credentials: Option<&Bound<'_, PyAny>>,
+    extra_ca_pem: Option<String>,
+    only_protocols: bool,
 ) -> PyResult<ConsumeOptions> {
-    let mut options = ConsumeOptions {
-        protocols: protocols.unwrap_or_default(),
-        content_types: content_types.unwrap_or_default(),
-        validate_outputs,
-        validate_inputs,
-        timeout: timeout.map(|t| seconds(t, "timeout")).transpose()?,
-        poll_interval: seconds(poll_interval, "poll_interval")?,
-        signature_policy: crate::identity::signature_policy(signature_policy)?,
-        ..ConsumeOptions::default()
+    let policy = match crate::identity::signature_policy(signature_policy)? {
+        lmos::identity::SignaturePolicy::Require => "require",
+        lmos::identity::SignaturePolicy::Ignore => "ignore",
+        _ => "verifyIfPresent",
     };
+    // `None` is no bound, which the settings spell 0 ms; a bound rounds up to at least 1 ms.
+    let timeout_ms = match timeout {
+        None => 0,
+        Some(t) => millis(seconds(t, "timeout")?),
+    };
+    let mut settings = json!({
+        "validateOutputs": validate_outputs,
+        "validateInputs": validate_inputs,
+        "timeoutMs": timeout_ms,
+        "pollIntervalMs": u64::try_from(seconds(poll_interval, "poll_interval")?.as_millis())
+            .unwrap_or(u64::MAX),
+        "signaturePolicy": policy,
+        "onlyProtocols": only_protocols,
+    });
+    let members = [
+        ("protocols", protocols.map(Value::from)),
+        ("contentTypes", content_types.map(Value::from)),
+        ("subprotocols", subprotocols.map(Value::from)),
+        ("dialect", dialect.map(Value::from)),
+        ("extraCaPem", extra_ca_pem.map(Value::from)),
+    ];
+    for (name, value) in members {
+        if let Some(value) = value {
+            settings[name] = value;
+        }
+    }
+    if let Some(credentials) = credentials.filter(|c| !c.is_none()) {
+        settings["credentials"] = crate::security::credentials_json(credentials)?;
+    }
+    build(settings, did_resolver.map(|r| r.inner.clone()))
+}
+
+fn build(
+    settings: Value,
+    did_resolver: Option<lmos::identity::DidResolver>,
+) -> PyResult<ConsumeOptions> {
+    let mut options = ConsumeOptions::from_json(&settings).map_err(to_pyerr)?;
     if let Some(resolver) = did_resolver {
-        options.did_resolver = resolver.inner.clone();
-    }
-    if let Some(names) = subprotocols {
-        options.subprotocols = names
-            .iter()
-            .map(|name| {
-                Subprotocol::parse(name).ok_or_else(|| {
-                    ConfigurationError::new_err(format!(
-                        "unknown subprotocol {name:?}: use \"sse\" or \"longpoll\""
-                    ))
-                })
-            })
-            .collect::<PyResult<_>>()?;
-    }
-    if let Some(name) = dialect {
-        options.dialect = lmos::binding::ws::Dialect::parse(&name).ok_or_else(|| {
-            ConfigurationError::new_err(format!(
-                "unknown dialect {name:?}: use \"spec\" or \"kotlin-wot\""
-            ))
-        })?;
+        options.did_resolver = resolver;
     }
     Ok(options)
+}
+
+/// A duration in whole milliseconds, at least 1 for a non-zero duration.
+fn millis(duration: Duration) -> u64 {
+    if duration.is_zero() {
+        return 0;
+    }
+    u64::try_from(duration.as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1)
 }
 
 /// A thing this process calls, following the forms of its TD.
@@ -130,7 +157,7 @@ pub struct ConsumedThing {
 impl ConsumedThing {
     /// A consumed thing from a TD (dict, JSON str or bytes), validated first.
     #[new]
-    #[pyo3(signature = (td, *, protocols=None, content_types=None, subprotocols=None, dialect=None, validate_outputs=true, validate_inputs=true, timeout=Some(30.0), poll_interval=0.2, signature_policy="verify_if_present", did_resolver=None))]
+    #[pyo3(signature = (td, *, protocols=None, content_types=None, subprotocols=None, dialect=None, validate_outputs=true, validate_inputs=true, timeout=Some(30.0), poll_interval=0.2, signature_policy="verify_if_present", did_resolver=None, credentials=None, extra_ca_pem=None, only_protocols=false))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         td: &Bound<'_, PyAny>,
@@ -144,6 +171,9 @@ impl ConsumedThing {
         poll_interval: f64,
         signature_policy: &str,
         did_resolver: Option<PyRef<'_, crate::identity::DidResolver>>,
+        credentials: Option<&Bound<'_, PyAny>>,
+        extra_ca_pem: Option<String>,
+        only_protocols: bool,
     ) -> PyResult<Self> {
         let py = td.py();
         let options = options(
@@ -157,6 +187,9 @@ impl ConsumedThing {
             poll_interval,
             signature_policy,
             did_resolver,
+            credentials,
+            extra_ca_pem,
+            only_protocols,
         )?;
         let thing = thing_from(td)?;
         let inner =
@@ -166,7 +199,7 @@ impl ConsumedThing {
 
     /// Fetches the TD at `url`, validates it and returns the consumed thing (awaitable).
     #[staticmethod]
-    #[pyo3(signature = (url, *, protocols=None, content_types=None, subprotocols=None, dialect=None, validate_outputs=true, validate_inputs=true, timeout=Some(30.0), poll_interval=0.2, signature_policy="verify_if_present", did_resolver=None))]
+    #[pyo3(signature = (url, *, protocols=None, content_types=None, subprotocols=None, dialect=None, validate_outputs=true, validate_inputs=true, timeout=Some(30.0), poll_interval=0.2, signature_policy="verify_if_present", did_resolver=None, credentials=None, extra_ca_pem=None, only_protocols=false))]
     #[allow(clippy::too_many_arguments)]
     fn from_url<'py>(
         py: Python<'py>,
@@ -181,6 +214,9 @@ impl ConsumedThing {
         poll_interval: f64,
         signature_policy: &str,
         did_resolver: Option<PyRef<'_, crate::identity::DidResolver>>,
+        credentials: Option<&Bound<'_, PyAny>>,
+        extra_ca_pem: Option<String>,
+        only_protocols: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
         let options = options(
             protocols,
@@ -193,6 +229,9 @@ impl ConsumedThing {
             poll_interval,
             signature_policy,
             did_resolver,
+            credentials,
+            extra_ca_pem,
+            only_protocols,
         )?;
         awaitable(
             py,
@@ -204,7 +243,7 @@ impl ConsumedThing {
     /// A consumed thing from a TD, its signature verified first, resolving `did:web` signers
     /// over the network (awaitable).
     #[staticmethod]
-    #[pyo3(signature = (td, *, protocols=None, content_types=None, subprotocols=None, dialect=None, validate_outputs=true, validate_inputs=true, timeout=Some(30.0), poll_interval=0.2, signature_policy="verify_if_present", did_resolver=None))]
+    #[pyo3(signature = (td, *, protocols=None, content_types=None, subprotocols=None, dialect=None, validate_outputs=true, validate_inputs=true, timeout=Some(30.0), poll_interval=0.2, signature_policy="verify_if_present", did_resolver=None, credentials=None, extra_ca_pem=None, only_protocols=false))]
     #[allow(clippy::too_many_arguments)]
     fn new_verified<'py>(
         td: &Bound<'py, PyAny>,
@@ -218,6 +257,9 @@ impl ConsumedThing {
         poll_interval: f64,
         signature_policy: &str,
         did_resolver: Option<PyRef<'_, crate::identity::DidResolver>>,
+        credentials: Option<&Bound<'_, PyAny>>,
+        extra_ca_pem: Option<String>,
+        only_protocols: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
         let py = td.py();
         let options = options(
@@ -231,6 +273,9 @@ impl ConsumedThing {
             poll_interval,
             signature_policy,
             did_resolver,
+            credentials,
+            extra_ca_pem,
+            only_protocols,
         )?;
         let thing = thing_from(td)?;
         awaitable(
@@ -489,7 +534,7 @@ impl ValueIterator {
 
     fn __anext__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let stream = self.stream.clone();
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        crate::bridge::future_into_py(py, async move {
             let value = next_item(&stream, |_| false).await?;
             attach_alive(|py| json_out(py, value)).unwrap_or_else(|| Err(exiting()))
         })
@@ -498,7 +543,7 @@ impl ValueIterator {
     /// Stops the stream (unobserves / unsubscribes); the iterator then ends.
     fn aclose<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let stream = self.stream.clone();
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        crate::bridge::future_into_py(py, async move {
             stream.lock().await.take();
             Ok(())
         })
@@ -528,7 +573,7 @@ impl UpdateIterator {
 
     fn __anext__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let stream = self.stream.clone();
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        crate::bridge::future_into_py(py, async move {
             let update = next_item(&stream, |u| matches!(u, ActionUpdate::Output(_))).await?;
             let (kind, value) = match update {
                 ActionUpdate::Progress(value) => ("progress", value),
@@ -545,7 +590,7 @@ impl UpdateIterator {
     /// Stops listening; the iterator then ends.
     fn aclose<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let stream = self.stream.clone();
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        crate::bridge::future_into_py(py, async move {
             stream.lock().await.take();
             Ok(())
         })

@@ -55,7 +55,7 @@ where
     F: std::future::Future<Output = Result<T, DirectoryError>> + Send + 'static,
     T: Send + 'static,
 {
-    pyo3_async_runtimes::tokio::future_into_py(py, async move {
+    crate::bridge::future_into_py(py, async move {
         let value = future.await.map_err(raise)?;
         attach_alive(|py| convert(py, value)).unwrap_or_else(|| Err(exiting()))
     })
@@ -177,7 +177,7 @@ impl DirectoryServer {
     /// Stops serving: no new connections, open event streams end (awaitable).
     fn shutdown<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let running = self.running.clone();
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        crate::bridge::future_into_py(py, async move {
             let running = running.lock().await.take();
             if let Some(running) = running {
                 running.shutdown().await;
@@ -368,7 +368,7 @@ impl DirectoryEventIterator {
 
     fn __anext__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let stream = self.stream.clone();
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        crate::bridge::future_into_py(py, async move {
             let mut guard = stream.lock().await;
             let Some(events) = guard.as_mut() else {
                 return Err(stop_iteration());
@@ -398,7 +398,7 @@ impl DirectoryEventIterator {
     /// Stops watching (closes the connection); the iterator then ends.
     fn aclose<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let stream = self.stream.clone();
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        crate::bridge::future_into_py(py, async move {
             stream.lock().await.take();
             Ok(())
         })
@@ -434,7 +434,7 @@ impl DirectoryRegistration {
     /// Stops refreshing and deletes the entry (awaitable).
     fn deregister<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let inner = self.inner.clone();
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        crate::bridge::future_into_py(py, async move {
             inner.deregister().await.map_err(|error| {
                 let message = error.to_string();
                 in_future(|py| discovery_error(py, &error), message)
@@ -458,7 +458,7 @@ pub fn register_thing<'py>(
     }
     let ttl = Duration::from_secs(ttl_seconds as u64);
     let client = directory.inner.clone();
-    pyo3_async_runtimes::tokio::future_into_py(py, async move {
+    crate::bridge::future_into_py(py, async move {
         let inner = thing.register(&client, ttl).await.map_err(|error| {
             let message = error.to_string();
             in_future(|py| discovery_error(py, &error), message)

@@ -17,6 +17,8 @@
 //! | `HandlerFailed` | `HandlerFailed` |
 //! | `NoForm` | `NoForm` |
 //! | `RemoteError` | `Remote`, `RemoteNotFound` (404), `RemoteBadRequest` (400) (`status`, `title`, `detail`, `problem`; `code` tells them apart) |
+//! | `Unauthorized` (a `RemoteError`) | `Remote` with status 401: missing, wrong or expired credentials (HTTP or a refused WebSocket handshake) |
+//! | `Forbidden` (a `RemoteError`) | `Remote` with status 403: valid credentials without the scope the operation needs |
 //! | `TransportError` | `Transport` (unreachable peer, broken connection), `Timeout` |
 //! | `CodecError` | `Codec` |
 //! | `ActionFailed` | `ActionFailed` (`problem`) |
@@ -41,7 +43,8 @@
 //!
 //! Identity ([`IdentityError`]); every class derives from `IdentityError` and is named after its
 //! code (`identity_invalid_key` → `InvalidKey`, `identity_signature_invalid` →
-//! `SignatureInvalid`, ...; `identity_random` is `IdentityError` itself).
+//! `SignatureInvalid`, ...; `identity_random` is `IdentityError` itself; `identity_invalid_options`,
+//! malformed identity settings, is a `ConfigurationError`).
 
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
@@ -129,6 +132,19 @@ create_exception!(
     RemoteError,
     LmosError,
     "The thing answered with an error status; `status`, `title`, `detail` and `problem` tell more."
+);
+create_exception!(
+    lmos,
+    Unauthorized,
+    RemoteError,
+    "The thing refused the credentials (HTTP 401): none were sent, or they are wrong or expired. \
+     The message never contains the credential."
+);
+create_exception!(
+    lmos,
+    Forbidden,
+    RemoteError,
+    "The thing accepted the credentials but they lack the scope the operation needs (HTTP 403)."
 );
 create_exception!(
     lmos,
@@ -362,6 +378,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         ("HandlerFailed", py.get_type::<HandlerFailed>()),
         ("NoForm", py.get_type::<NoForm>()),
         ("RemoteError", py.get_type::<RemoteError>()),
+        ("Unauthorized", py.get_type::<Unauthorized>()),
+        ("Forbidden", py.get_type::<Forbidden>()),
         ("TransportError", py.get_type::<TransportError>()),
         ("CodecError", py.get_type::<CodecError>()),
         ("ActionFailed", py.get_type::<ActionFailed>()),
@@ -507,7 +525,11 @@ pub fn thing_error(py: Python<'_>, error: &ThingError) -> PyErr {
             detail,
             problem,
         } => {
-            let err = RemoteError::new_err(message);
+            let err = match status {
+                401 => Unauthorized::new_err(message),
+                403 => Forbidden::new_err(message),
+                _ => RemoteError::new_err(message),
+            };
             with_attr(py, &err, "status", *status);
             with_attr(py, &err, "title", title.as_str());
             with_attr(py, &err, "detail", detail.as_deref());
@@ -548,6 +570,16 @@ pub fn thing_error(py: Python<'_>, error: &ThingError) -> PyErr {
         ThingError::Trace(_) => TraceError::new_err(message),
         ThingError::Closed => Closed::new_err(message),
     };
+    with_attr(py, &err, "code", error.code());
+    err
+}
+
+/// `ConfigurationError` for unusable security settings (a malformed `security=`, `tls=` or
+/// `credentials=` dict, an unreadable key or certificate), with the security code
+/// (`security_invalid_options`, `security_tls`, ...). The core's messages name members and
+/// files, never a secret.
+pub fn security_error(py: Python<'_>, error: &lmos::security::SecurityError) -> PyErr {
+    let err = ConfigurationError::new_err(error.to_string());
     with_attr(py, &err, "code", error.code());
     err
 }

@@ -341,7 +341,7 @@ impl DidResolver {
     /// Resolves `did` (or the DID of a DID URL) to its document (awaitable dict).
     fn resolve<'py>(&self, py: Python<'py>, did: String) -> PyResult<Bound<'py, PyAny>> {
         let inner = self.inner.clone();
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        crate::bridge::future_into_py(py, async move {
             let document = inner.resolve(&did).await.map_err(raise)?;
             let value = document.to_value();
             attach_alive(|py| Ok(to_py(py, &value)?.unbind())).unwrap_or_else(|| Err(exiting()))
@@ -483,7 +483,7 @@ fn verify_document<'py>(
     let py = document.py();
     let value = object_from(document, "document")?;
     let resolver = resolver_or_default(resolver.as_deref());
-    pyo3_async_runtimes::tokio::future_into_py(py, async move {
+    crate::bridge::future_into_py(py, async move {
         let proofs = core::verify_document(&value, &resolver)
             .await
             .map_err(raise)?;
@@ -602,7 +602,7 @@ fn verify_credential<'py>(
     let py = credential.py();
     let value = object_from(credential, "credential")?;
     let resolver = resolver_or_default(resolver.as_deref());
-    pyo3_async_runtimes::tokio::future_into_py(py, async move {
+    crate::bridge::future_into_py(py, async move {
         let inner = core::verify_credential(&value, &resolver, now)
             .await
             .map_err(raise)?;
@@ -793,7 +793,7 @@ impl DidAuthVerifier {
         audience: String,
     ) -> PyResult<Bound<'py, PyAny>> {
         let inner = self.inner.clone();
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        crate::bridge::future_into_py(py, async move {
             let token = token.strip_prefix("Bearer ").unwrap_or(&token).trim();
             let caller = inner
                 .verify_did_auth(token, &audience)

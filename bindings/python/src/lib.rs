@@ -9,6 +9,7 @@ mod discovery;
 mod errors;
 mod identity;
 mod runtime;
+mod security;
 mod serve;
 mod td;
 mod trace;

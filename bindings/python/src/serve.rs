@@ -72,7 +72,7 @@ pub struct Servient {
 #[pymethods]
 impl Servient {
     #[new]
-    #[pyo3(signature = (*, http_port=8080, host="127.0.0.1", public_base_url=None, max_body_bytes=None, long_poll_timeout=None, action_retention=None, cancel_grace=None, ws_port=None, websocket=true, ws_max_message_bytes=None, ws_queue_capacity=None, ws_max_in_flight=None, ws_ping_interval=None, ws_ping_timeout=None, sign_descriptions=None))]
+    #[pyo3(signature = (*, http_port=8080, host="127.0.0.1", public_base_url=None, max_body_bytes=None, long_poll_timeout=None, action_retention=None, cancel_grace=None, ws_port=None, websocket=true, ws_max_message_bytes=None, ws_queue_capacity=None, ws_max_in_flight=None, ws_ping_interval=None, ws_ping_timeout=None, sign_descriptions=None, security=None, tls=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -91,6 +91,8 @@ impl Servient {
         ws_ping_interval: Option<f64>,
         ws_ping_timeout: Option<f64>,
         sign_descriptions: Option<PyRef<'_, crate::identity::KeyPair>>,
+        security: Option<&Bound<'_, PyAny>>,
+        tls: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let host: IpAddr = host
             .parse()
@@ -133,6 +135,12 @@ impl Servient {
         }
         if let Some(key) = sign_descriptions {
             builder = builder.sign_descriptions(key.inner.clone());
+        }
+        if let Some(security) = security.filter(|s| !s.is_none()) {
+            builder = builder.verifier(crate::security::verifier(security)?);
+        }
+        if let Some(tls) = tls.filter(|t| !t.is_none()) {
+            builder = builder.tls(crate::security::tls(tls)?);
         }
         let inner = builder
             .on_internal_error(Arc::new(log_internal_error))
@@ -180,7 +188,7 @@ impl Servient {
     fn start<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.event_loop.capture_running(py)?;
         let inner = self.inner.clone();
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        crate::bridge::future_into_py(py, async move {
             let bound = inner.start().await.map_err(crate::errors::to_pyerr)?;
             Ok(bound.http.map(|a| (a.ip().to_string(), a.port())))
         })
@@ -189,7 +197,7 @@ impl Servient {
     /// Stops serving.
     fn shutdown<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let inner = self.inner.clone();
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        crate::bridge::future_into_py(py, async move {
             inner.shutdown().await;
             Ok(())
         })
