@@ -162,6 +162,27 @@ export declare function tool(title: string): ThingBuilder;
 /** `ThingBuilder.thing(title)`. */
 export declare function thing(title: string): ThingBuilder;
 
+/** A credential the caller presented (verified, about the caller, valid when admitted). */
+export interface PresentedCredential {
+  readonly type: string[];
+  readonly issuer: string;
+  readonly subjects: string[];
+  readonly id: string | null;
+  readonly validUntil: string | null;
+}
+
+/** Who passed a thing's security check. */
+export interface Principal {
+  /** The security definition that admitted the caller. */
+  readonly scheme: string | null;
+  /** The Basic user name, the token's `sub`, or the caller's DID. */
+  readonly subject: string | null;
+  /** The caller's DID, for DID-auth. */
+  readonly did: string | null;
+  readonly scopes: string[];
+  readonly credentials: PresentedCredential[];
+}
+
 /** What a handler learns about the interaction that called it. */
 export interface InteractionContext {
   /** The W3C trace context the handler runs in (the caller's, or a new trace). */
@@ -169,6 +190,8 @@ export interface InteractionContext {
   readonly tracestate: string | null;
   /** The action instance id, for asynchronous actions. */
   readonly actionId: string | null;
+  /** Who the caller proved to be (null for open things and in-process calls). */
+  readonly principal: Principal | null;
   /** Aborted when the caller cancels the action or goes away. */
   readonly signal: AbortSignal;
 }

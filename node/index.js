@@ -370,6 +370,7 @@ function makeContext(raw, signal) {
     traceparent: raw.traceparent ?? null,
     tracestate: raw.tracestate ?? null,
     actionId: raw.actionId ?? null,
+    principal: raw.principal ? Object.freeze(raw.principal) : null,
     signal,
   });
 }

@@ -442,3 +442,36 @@ test("a Python client calls the protected Node thing over TLS", async (t) => {
     assert.deepEqual(out[`${transport}_refused`], ["Unauthorized", 401, false]);
   }
 });
+
+for (const transport of Object.keys(TRANSPORTS)) {
+  test(`the handler learns who the caller is (${transport})`, async () => {
+    const servient = new Servient({ httpPort: 0, security: SECURITY });
+    for (const [slug, scheme] of [["basic", "basic_sc"], ["bearer", "bearer_sc"]]) {
+      const td = thing(slug).id(`urn:test:${slug}`).action("whoami", { output: { type: "object" } }).build();
+      td.securityDefinitions = { ...SCHEMES };
+      td.security = [scheme];
+      servient.expose(td).onAction("whoami", async (_input, context) => context.principal);
+    }
+    servient
+      .expose(thing("open").action("whoami", { output: {} }).build())
+      .onAction("whoami", async (_input, context) => ({ principal: context.principal }));
+    await servient.start();
+    try {
+      const urls = Object.fromEntries(servient.things.map((t) => [t.slug, t.tdUrl]));
+      const basic = await consume(urls.basic, { ...TRANSPORTS[transport], credentials: byId("basic", RIGHT.basic) });
+      const seenBasic = await basic.invokeAction("whoami");
+      assert.equal(seenBasic.scheme, "basic_sc");
+      assert.equal(seenBasic.subject, "alice");
+      assert.equal(seenBasic.did, null);
+      const bearer = await consume(urls.bearer, { ...TRANSPORTS[transport], credentials: byId("bearer", RIGHT.bearer) });
+      const seenBearer = await bearer.invokeAction("whoami");
+      assert.equal(seenBearer.scheme, "bearer_sc");
+      assert.equal(seenBearer.subject, "agent-1");
+      assert.ok(!JSON.stringify(seenBearer).includes(GOOD_TOKEN));
+      const open = await consume(urls.open, TRANSPORTS[transport]);
+      assert.deepEqual(await open.invokeAction("whoami"), { principal: null });
+    } finally {
+      await servient.close();
+    }
+  });
+}

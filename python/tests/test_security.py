@@ -441,3 +441,50 @@ async def test_the_rust_client_calls_a_protected_python_thing_over_tls(
         code, out, err = await run_cli(lmos_cli, "read", url, "secret", "--token", GOOD_TOKEN)
         assert code != 0, out
         assert GOOD_TOKEN not in err
+
+
+@pytest.mark.parametrize("transport", ["http", "ws"])
+async def test_the_handler_learns_who_the_caller_is(transport: str) -> None:
+    servient = lmos.Servient(http_port=0, security=SECURITY)
+    urls = {}
+    for slug, scheme in [("basic", "basic_sc"), ("bearer", "bearer_sc")]:
+        td = (
+            lmos.thing(slug)
+            .id(f"urn:test:{slug}")
+            .action("whoami", output={"type": "object"})
+            .build()
+        )
+        td["securityDefinitions"] = dict(SCHEMES)
+        td["security"] = [scheme]
+        exposed = servient.expose(td)
+
+        async def whoami(_input: Any, context: lmos.InteractionContext) -> Any:
+            return context.principal
+
+        exposed.on_action("whoami", whoami)
+    open_thing = servient.expose(lmos.thing("open").action("whoami", output={}).build())
+
+    async def anonymous(_input: Any, context: lmos.InteractionContext) -> Any:
+        return {"principal": context.principal}
+
+    open_thing.on_action("whoami", anonymous)
+    await servient.start()
+    async with servient:
+        for exposed in servient.things():
+            urls[exposed.slug] = exposed.td_url or ""
+        basic = await lmos.consume(
+            urls["basic"], credentials=by_id("basic", RIGHT["basic"]), **TRANSPORTS[transport]
+        )
+        seen = await basic.invoke_action("whoami")
+        assert seen["scheme"] == "basic_sc"
+        assert seen["subject"] == "alice"
+        assert seen["did"] is None
+        bearer = await lmos.consume(
+            urls["bearer"], credentials=by_id("bearer", RIGHT["bearer"]), **TRANSPORTS[transport]
+        )
+        seen = await bearer.invoke_action("whoami")
+        assert seen["scheme"] == "bearer_sc"
+        assert seen["subject"] == "agent-1"
+        assert PASSWORD not in json.dumps(seen) and GOOD_TOKEN not in json.dumps(seen)
+        anonymous_caller = await lmos.consume(urls["open"], **TRANSPORTS[transport])
+        assert await anonymous_caller.invoke_action("whoami") == {"principal": None}

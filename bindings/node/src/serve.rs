@@ -309,13 +309,15 @@ impl JsHandler {
 }
 
 /// What JavaScript learns about the interaction: the trace context the handler runs in (the
-/// caller's, or the new root the core made), and the action instance id.
+/// caller's, or the new root the core made), the action instance id, and who the caller proved
+/// to be (`principal`, `null` for open things).
 fn context_json(context: &InteractionContext) -> Value {
     let trace = lmos::trace::current().or_else(|| context.trace().cloned());
     json!({
         "traceparent": trace.as_ref().map(|t| t.traceparent()),
         "tracestate": trace.as_ref().and_then(|t| t.tracestate()),
         "actionId": context.action_id(),
+        "principal": context.principal().map(lmos::security::Principal::to_json),
     })
 }
 

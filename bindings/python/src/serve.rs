@@ -408,6 +408,18 @@ impl HandlerContext {
             .and_then(|t| t.tracestate().map(str::to_owned))
     }
 
+    /// Who the caller proved to be (a dict: `scheme`, `subject`, `did`, `scopes`,
+    /// `credentials`), or `None` for an open thing or an in-process call.
+    #[getter]
+    fn principal(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        match self.context.principal() {
+            Some(principal) => {
+                Ok(Some(crate::convert::to_py(py, &principal.to_json())?.unbind()))
+            }
+            None => Ok(None),
+        }
+    }
+
     /// The id of the trace this handler runs in (the caller's, or a new one).
     #[getter]
     fn trace_id(&self) -> Option<String> {

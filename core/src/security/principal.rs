@@ -54,6 +54,32 @@ impl Principal {
             .any(|c| c.issuer == issuer && c.types.iter().any(|t| t == credential_type))
     }
 
+    /// The principal as the language bindings hand it to handlers: `{"scheme", "subject",
+    /// "did", "scopes", "credentials": [{"type": [...], "issuer", "subjects", "id", "validUntil"}]}` (absent
+    /// members are `null`; no credential's proof or other claims).
+    pub fn to_json(&self) -> serde_json::Value {
+        let credentials: Vec<serde_json::Value> = self
+            .credentials
+            .iter()
+            .map(|c| {
+                serde_json::json!({
+                    "type": c.types,
+                    "issuer": c.issuer,
+                    "subjects": c.subjects,
+                    "id": c.id,
+                    "validUntil": c.valid_until,
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "scheme": self.scheme,
+            "subject": self.subject,
+            "did": self.did,
+            "scopes": self.scopes,
+            "credentials": credentials,
+        })
+    }
+
     /// Adds what `other` proved (an `allOf` combo: every part passed).
     pub(crate) fn merge(&mut self, other: Principal) {
         if self.scheme.is_none() {
