@@ -9,8 +9,11 @@ use std::sync::{Arc, Mutex as SyncMutex};
 use std::time::Duration;
 
 use futures::StreamExt;
+use lmos::identity::SignaturePolicy;
 use lmos::thing::handler::BoxStream;
-use lmos::thing::{ActionHandle, ConsumeOptions, ConsumedThing, Subprotocol, ThingError};
+use lmos::thing::{
+    ActionHandle, ConsumeOptions, ConsumedThing, InteractionOptions, Subprotocol, ThingError,
+};
 use lmos::trace::TraceContext;
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -25,6 +28,7 @@ use crate::td::thing_from;
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct Options {
     protocols: Option<Vec<String>>,
+    only_protocols: Option<bool>,
     content_types: Option<Vec<String>>,
     subprotocols: Option<Vec<String>>,
     dialect: Option<String>,
@@ -34,6 +38,10 @@ struct Options {
     timeout_ms: Option<u64>,
     poll_interval_ms: Option<u64>,
     max_response_bytes: Option<usize>,
+    /// `require`, `verifyIfPresent` (default) or `ignore`.
+    signature_policy: Option<String>,
+    /// How the DIDs of TD signers are resolved.
+    did_resolver: Option<crate::identity::Resolver>,
 }
 
 /// Reads consume options (JSON text).
@@ -43,6 +51,9 @@ pub fn consume_options(text: &str) -> Result<ConsumeOptions, NativeError> {
     let mut options = ConsumeOptions::default();
     if let Some(protocols) = given.protocols {
         options.protocols = protocols;
+    }
+    if let Some(flag) = given.only_protocols {
+        options.only_protocols = flag;
     }
     if let Some(types) = given.content_types {
         options.content_types = types;
@@ -76,6 +87,21 @@ pub fn consume_options(text: &str) -> Result<ConsumeOptions, NativeError> {
     if let Some(bytes) = given.max_response_bytes {
         options.max_response_bytes = bytes;
     }
+    if let Some(name) = given.signature_policy {
+        options.signature_policy = match name.as_str() {
+            "require" => SignaturePolicy::Require,
+            "verifyIfPresent" => SignaturePolicy::VerifyIfPresent,
+            "ignore" => SignaturePolicy::Ignore,
+            _ => {
+                return Err(type_error(format!(
+                    "unknown signature policy {name:?} (require, verifyIfPresent or ignore)"
+                )))
+            }
+        };
+    }
+    if let Some(resolver) = given.did_resolver {
+        options.did_resolver = resolver.build()?;
+    }
     Ok(options)
 }
 
@@ -90,6 +116,16 @@ pub fn trace_from(text: Option<String>) -> Result<Option<TraceContext>, NativeEr
     TraceContext::parse(parent, state)
         .map(Some)
         .map_err(|e| thing_error(&ThingError::Trace(e)))
+}
+
+/// Per-call options from the `uriVariables` Kotlin sends (a JSON object as text; `None`: none).
+fn interaction(uri_variables: Option<String>) -> Result<InteractionOptions, NativeError> {
+    let Some(text) = uri_variables else {
+        return Ok(InteractionOptions::default());
+    };
+    let variables: Map<String, Value> = serde_json::from_str(&text)
+        .map_err(|e| type_error(format!("uriVariables must be a JSON object: {e}")))?;
+    Ok(InteractionOptions::uri_variables(variables))
 }
 
 /// Runs `future` inside the trace context, if any.
@@ -127,6 +163,24 @@ pub fn consume_td(td: String, options: String) -> Result<Arc<NativeConsumedThing
     Ok(Arc::new(NativeConsumedThing { inner }))
 }
 
+/// Makes a consumed thing from a TD (JSON text; validated), resolving the DID of its signer
+/// over the network when the signature policy needs it (`did:web`).
+#[uniffi::export]
+pub async fn consume_td_verified(
+    td: String,
+    options: String,
+) -> Result<Arc<NativeConsumedThing>, NativeError> {
+    let options = consume_options(&options)?;
+    let thing = thing_from(&td)?;
+    run(async move {
+        let inner = ConsumedThing::new_verified(thing, options)
+            .await
+            .map_err(|e| thing_error(&e))?;
+        Ok(Arc::new(NativeConsumedThing { inner }))
+    })
+    .await
+}
+
 /// A thing this process calls.
 #[derive(uniffi::Object)]
 pub struct NativeConsumedThing {
@@ -135,6 +189,17 @@ pub struct NativeConsumedThing {
 
 #[uniffi::export]
 impl NativeConsumedThing {
+    /// The TD's Data Integrity proofs that verified (JSON text of an array).
+    pub fn verified_proofs(&self) -> Result<String, NativeError> {
+        let proofs: Vec<Value> = self
+            .inner
+            .verified_proofs()
+            .iter()
+            .map(crate::identity::proof_json)
+            .collect();
+        encode(&proofs)
+    }
+
     /// The TD (JSON text).
     pub fn td(&self) -> String {
         self.inner.thing().to_value().to_string()
@@ -144,11 +209,13 @@ impl NativeConsumedThing {
     pub async fn read_property(
         &self,
         name: String,
+        uri_variables: Option<String>,
         trace: Option<String>,
     ) -> Result<String, NativeError> {
+        let options = interaction(uri_variables)?;
         let (thing, trace) = (self.inner.clone(), trace_from(trace)?);
         run(async move {
-            let value = traced(trace, thing.read_property(&name))
+            let value = traced(trace, thing.read_property_with(&name, &options))
                 .await
                 .map_err(|e| thing_error(&e))?;
             encode(&value)
@@ -161,12 +228,14 @@ impl NativeConsumedThing {
         &self,
         name: String,
         value: String,
+        uri_variables: Option<String>,
         trace: Option<String>,
     ) -> Result<(), NativeError> {
         let value = parse_json(&value, "the property value")?;
+        let options = interaction(uri_variables)?;
         let (thing, trace) = (self.inner.clone(), trace_from(trace)?);
         run(async move {
-            traced(trace, thing.write_property(&name, value))
+            traced(trace, thing.write_property_with(&name, value, &options))
                 .await
                 .map_err(|e| thing_error(&e))
         })
@@ -207,12 +276,14 @@ impl NativeConsumedThing {
         &self,
         name: String,
         input: String,
+        uri_variables: Option<String>,
         trace: Option<String>,
     ) -> Result<String, NativeError> {
         let input = parse_json(&input, "the action input")?;
+        let options = interaction(uri_variables)?;
         let (thing, trace) = (self.inner.clone(), trace_from(trace)?);
         run(async move {
-            let output = traced(trace, thing.invoke_action(&name, input))
+            let output = traced(trace, thing.invoke_action_with(&name, input, &options))
                 .await
                 .map_err(|e| thing_error(&e))?;
             encode(&output)
@@ -225,14 +296,19 @@ impl NativeConsumedThing {
         &self,
         name: String,
         input: String,
+        uri_variables: Option<String>,
         trace: Option<String>,
     ) -> Result<Arc<NativeStream>, NativeError> {
         let input = parse_json(&input, "the action input")?;
+        let options = interaction(uri_variables)?;
         let (thing, trace) = (self.inner.clone(), trace_from(trace)?);
         run(async move {
-            let updates = traced(trace.clone(), thing.invoke_action_stream(&name, input))
-                .await
-                .map_err(|e| thing_error(&e))?;
+            let updates = traced(
+                trace.clone(),
+                thing.invoke_action_stream_with(&name, input, &options),
+            )
+            .await
+            .map_err(|e| thing_error(&e))?;
             Ok(NativeStream::updates(updates, trace))
         })
         .await
@@ -243,12 +319,14 @@ impl NativeConsumedThing {
         &self,
         name: String,
         input: String,
+        uri_variables: Option<String>,
         trace: Option<String>,
     ) -> Result<Arc<NativeActionHandle>, NativeError> {
         let input = parse_json(&input, "the action input")?;
+        let options = interaction(uri_variables)?;
         let (thing, trace) = (self.inner.clone(), trace_from(trace)?);
         run(async move {
-            let handle = traced(trace, thing.start_action(&name, input))
+            let handle = traced(trace, thing.start_action_with(&name, input, &options))
                 .await
                 .map_err(|e| thing_error(&e))?;
             Ok(Arc::new(NativeActionHandle { inner: handle }))
@@ -260,11 +338,13 @@ impl NativeConsumedThing {
     pub async fn observe_property(
         &self,
         name: String,
+        uri_variables: Option<String>,
         trace: Option<String>,
     ) -> Result<Arc<NativeStream>, NativeError> {
+        let options = interaction(uri_variables)?;
         let (thing, trace) = (self.inner.clone(), trace_from(trace)?);
         run(async move {
-            let values = traced(trace.clone(), thing.observe_property(&name))
+            let values = traced(trace.clone(), thing.observe_property_with(&name, &options))
                 .await
                 .map_err(|e| thing_error(&e))?;
             Ok(NativeStream::new(values, trace))
@@ -276,11 +356,13 @@ impl NativeConsumedThing {
     pub async fn subscribe_event(
         &self,
         name: String,
+        uri_variables: Option<String>,
         trace: Option<String>,
     ) -> Result<Arc<NativeStream>, NativeError> {
+        let options = interaction(uri_variables)?;
         let (thing, trace) = (self.inner.clone(), trace_from(trace)?);
         run(async move {
-            let values = traced(trace.clone(), thing.subscribe_event(&name))
+            let values = traced(trace.clone(), thing.subscribe_event_with(&name, &options))
                 .await
                 .map_err(|e| thing_error(&e))?;
             Ok(NativeStream::new(values, trace))

@@ -98,6 +98,36 @@ class TraceError(message: String) : LmosException(message, "trace")
 /** The servient or the stream was shut down. */
 class Closed(message: String) : LmosException(message, "closed")
 
+/**
+ * A directory operation failed; [code] says how (`directory_invalid_td`, `directory_bad_request`,
+ * `directory_status` with its [status], `directory_transport`, `directory_store`,
+ * `directory_config`).
+ */
+open class DirectoryException(message: String, code: String, val status: Int? = null) : LmosException(message, code)
+
+/** The directory has no (unexpired) TD with this [id]. */
+class DirectoryNotFound(message: String, val id: String?) : DirectoryException(message, "directory_not_found", 404)
+
+/**
+ * Discovery failed outside a directory call: a thing that cannot be registered yet
+ * (`discovery_not_registrable`: its servient has not started) or mDNS (`discovery_mdns`).
+ */
+class DiscoveryException(message: String, code: String) : LmosException(message, code)
+
+/**
+ * A key, DID, signature, credential or DID-auth token was refused; [code] is the core's
+ * (`identity_signature_invalid`, `identity_proof_missing`, `identity_token_replayed`, ...). The
+ * message never carries a private key, a token or a signature. [did], [credentialType] and
+ * [issuer] are set where they apply.
+ */
+class IdentityException(
+    message: String,
+    code: String,
+    val did: String? = null,
+    val credentialType: String? = null,
+    val issuer: String? = null,
+) : LmosException(message, code)
+
 /** A failure inside the library itself (a bad argument, the native runtime); [code] says which. */
 class InternalLmosError(message: String, code: String) : LmosException(message, code)
 
@@ -147,7 +177,16 @@ internal fun lmosException(code: String, message: String, detailsText: String): 
         "action_finished" -> ActionFinished(message)
         "trace" -> TraceError(message)
         "closed" -> Closed(message)
-        else -> InternalLmosError(message, code)
+        "directory_not_found" -> DirectoryNotFound(message, details.string("id"))
+        "directory_invalid_td", "directory_bad_request", "directory_store", "directory_transport",
+        "directory_status", "directory_config",
+        -> DirectoryException(message, code, (details["status"] as? JsonPrimitive)?.intOrNull)
+        "discovery_not_registrable", "discovery_mdns" -> DiscoveryException(message, code)
+        else -> if (code.startsWith("identity_")) {
+            IdentityException(message, code, details.string("did"), details.string("credentialType"), details.string("issuer"))
+        } else {
+            InternalLmosError(message, code)
+        }
     }
 }
 
