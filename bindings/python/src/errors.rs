@@ -654,6 +654,7 @@ pub fn identity_error(py: Python<'_>, error: &CoreIdentityError) -> PyErr {
             err
         }
         CoreIdentityError::Random(_) => IdentityError::new_err(message),
+        CoreIdentityError::InvalidOptions(_) => ConfigurationError::new_err(message),
     };
     with_attr(py, &err, "code", error.code());
     err

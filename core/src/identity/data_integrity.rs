@@ -75,6 +75,21 @@ pub enum SignaturePolicy {
     Ignore,
 }
 
+impl SignaturePolicy {
+    /// The policy named `require`, `verifyIfPresent` (also `verify_if_present`,
+    /// `verify-if-present`) or `ignore`.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "require" => Some(SignaturePolicy::Require),
+            "verifyIfPresent" | "verify_if_present" | "verify-if-present" => {
+                Some(SignaturePolicy::VerifyIfPresent)
+            }
+            "ignore" => Some(SignaturePolicy::Ignore),
+            _ => None,
+        }
+    }
+}
+
 /// A proof that verified.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VerifiedProof {

@@ -37,7 +37,7 @@ pub use data_integrity::{
 pub use did::{DidDocument, Service, VerificationMethod, VerificationRelationship};
 pub use did_auth::{mint_did_auth, DidAuthOptions, DidAuthVerifier, VerifiedCaller};
 pub use keys::{Ed25519KeyPair, PublicKey};
-pub use resolver::{DidResolver, ResolverOptions};
+pub use resolver::{DidResolver, ResolverOptions, ResolverSettings};
 
 /// What can go wrong with keys, DIDs, proofs, tokens and credentials.
 ///
@@ -136,6 +136,9 @@ pub enum IdentityError {
     /// The system's random source failed.
     #[error("no randomness available: {0}")]
     Random(String),
+    /// Identity settings given as data (JSON from a binding) are malformed.
+    #[error("{0}")]
+    InvalidOptions(String),
 }
 
 impl IdentityError {
@@ -161,6 +164,7 @@ impl IdentityError {
             IdentityError::CredentialNotValid(_) => "identity_credential_not_valid",
             IdentityError::CredentialRequired { .. } => "identity_credential_required",
             IdentityError::Random(_) => "identity_random",
+            IdentityError::InvalidOptions(_) => "identity_invalid_options",
         }
     }
 

@@ -26,6 +26,64 @@ pub struct ResolverOptions {
     pub cache_ttl: Duration,
 }
 
+/// Resolver options as data (the JSON object the language bindings hand over; camelCase, all
+/// optional): `allowHttpLoopback`, `timeoutMs`, `maxDocumentBytes`, `cacheTtlMs`, and `pinned`
+/// (DID documents answered without the network).
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[non_exhaustive]
+pub struct ResolverSettings {
+    /// See [`ResolverOptions::allow_http_loopback`].
+    #[serde(default)]
+    pub allow_http_loopback: Option<bool>,
+    /// See [`ResolverOptions::timeout`], in milliseconds.
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+    /// See [`ResolverOptions::max_document_bytes`].
+    #[serde(default)]
+    pub max_document_bytes: Option<usize>,
+    /// See [`ResolverOptions::cache_ttl`], in milliseconds.
+    #[serde(default)]
+    pub cache_ttl_ms: Option<u64>,
+    /// Documents pinned with [`DidResolver::pin`].
+    #[serde(default)]
+    pub pinned: Option<Vec<Value>>,
+}
+
+impl ResolverSettings {
+    /// Reads the settings from JSON (`null` is the defaults).
+    pub fn from_json(value: &Value) -> Result<Self, IdentityError> {
+        if value.is_null() {
+            return Ok(ResolverSettings::default());
+        }
+        serde::Deserialize::deserialize(value).map_err(|e: serde_json::Error| {
+            IdentityError::InvalidOptions(format!("resolver options: {e}"))
+        })
+    }
+
+    /// The resolver these settings describe.
+    pub fn build(self) -> Result<DidResolver, IdentityError> {
+        let mut options = ResolverOptions::default();
+        if let Some(flag) = self.allow_http_loopback {
+            options.allow_http_loopback = flag;
+        }
+        if let Some(ms) = self.timeout_ms {
+            options.timeout = Duration::from_millis(ms);
+        }
+        if let Some(bytes) = self.max_document_bytes {
+            options.max_document_bytes = bytes;
+        }
+        if let Some(ms) = self.cache_ttl_ms {
+            options.cache_ttl = Duration::from_millis(ms);
+        }
+        let mut resolver = DidResolver::new(options);
+        for document in self.pinned.unwrap_or_default() {
+            resolver = resolver.pin(DidDocument::from_value(document)?);
+        }
+        Ok(resolver)
+    }
+}
+
 /// Most `did:web` documents kept in a resolver's cache.
 const CACHE_CAPACITY: usize = 1024;
 

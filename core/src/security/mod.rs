@@ -21,12 +21,17 @@
 mod client;
 pub(crate) mod enforce;
 pub(crate) mod guard;
+pub(crate) mod options;
 mod policy;
 pub(crate) mod tls;
 mod token;
 
 pub use client::{CredentialStore, Credentials, OAuth2Client};
 pub use guard::{ApiKeys, BasicChecker, BasicUsers, Principal, Verifier, VerifierBuilder};
+pub use options::{
+    BasicCredentialOptions, CredentialOptions, IntrospectionOptions, OAuth2ClientOptions,
+    StringOrList, TlsOptions, TokenOptions, VerifierOptions,
+};
 pub use policy::carry_form_security;
 pub use tls::{client_tls_config, TlsServerConfig};
 pub use token::{JwtKey, TokenValidator};
@@ -105,6 +110,10 @@ pub enum SecurityError {
         /// Why.
         message: String,
     },
+    /// Security settings given as data (JSON from a binding) are malformed; the message names
+    /// the member, never a value.
+    #[error("{0}")]
+    InvalidOptions(String),
 }
 
 impl SecurityError {
@@ -121,6 +130,7 @@ impl SecurityError {
             SecurityError::Introspection { .. } => "security_introspection",
             SecurityError::TokenEndpoint { .. } => "security_token_endpoint",
             SecurityError::InvalidCredential { .. } => "security_invalid_credential",
+            SecurityError::InvalidOptions(_) => "security_invalid_options",
         }
     }
 }

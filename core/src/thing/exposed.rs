@@ -24,7 +24,7 @@ use super::handler::{
 use super::{lock, read_lock, write_lock, ThingError};
 use crate::td::payload::{PayloadError, PayloadValidator};
 use crate::td::{ActionAffordance, AffordanceKind, DataSchema, Thing};
-use crate::trace::{self, TraceContext};
+use crate::trace::{self, Span, SpanKind, TraceContext};
 
 /// How many notifications an observer may fall behind before it skips some.
 const CHANNEL_CAPACITY: usize = 64;
@@ -309,14 +309,29 @@ fn handler_error(error: HandlerError) -> ThingError {
 }
 
 /// The trace context a handler runs in: the caller's, or a new trace.
-fn handler_trace(incoming: Option<&TraceContext>) -> Result<TraceContext, ThingError> {
-    match incoming {
-        Some(context) => Ok(context.clone()),
-        None => Ok(TraceContext::new_root()?),
-    }
+/// Ends `span` with the outcome of the interaction it covers.
+fn end_span<T, E: std::fmt::Display>(span: Span, result: &Result<T, E>) {
+    span.end(result.as_ref().err().map(ToString::to_string));
 }
 
 impl ExposedThing {
+    /// The server span of one interaction: a child of the caller's context (or a new trace).
+    /// Handlers run with its context as [`trace::current`], so their own calls continue it.
+    fn server_span(
+        &self,
+        operation: &str,
+        name: &str,
+        incoming: Option<&TraceContext>,
+    ) -> Result<Span, ThingError> {
+        let mut span = Span::start(format!("{operation} {name}"), SpanKind::Server, incoming)?;
+        span.set_attribute("lmos.operation", operation);
+        span.set_attribute("lmos.affordance", name);
+        if let Some(id) = &self.inner.thing.id {
+            span.set_attribute("lmos.thing", id.as_str());
+        }
+        Ok(span)
+    }
+
     pub(crate) fn new(
         thing: Thing,
         slug: String,
@@ -646,16 +661,19 @@ impl ExposedThing {
             format!("URI variables of property {name}")
         })?;
         let handler = read_lock(&slot.read).clone();
-        match handler {
+        let span = self.server_span("readproperty", name, trace.as_ref())?;
+        let result = match handler {
             Some(handler) => {
-                let current = handler_trace(trace.as_ref())?;
+                let current = span.context().clone();
                 let context = InteractionContext::new(trace).with_uri_variables(uri_variables);
                 trace::scope(current, handler.read(context))
                     .await
                     .map_err(handler_error)
             }
             None => Ok(read_lock(&slot.value).clone()),
-        }
+        };
+        end_span(span, &result);
+        result
     }
 
     /// `writeproperty`: checks the value, runs the write handler if any, stores the value and
@@ -708,13 +726,19 @@ impl ExposedThing {
             false,
         )?;
         let handler = read_lock(&slot.write).clone();
+        let span = self.server_span("writeproperty", name, trace.as_ref())?;
         if let Some(handler) = handler {
-            let current = handler_trace(trace.as_ref())?;
+            let current = span.context().clone();
             let context = InteractionContext::new(trace).with_uri_variables(uri_variables);
-            trace::scope(current, handler.write(value.clone(), context))
+            let result = trace::scope(current, handler.write(value.clone(), context))
                 .await
-                .map_err(handler_error)?;
+                .map_err(handler_error);
+            if let Err(error) = result {
+                span.end(Some(error.to_string()));
+                return Err(error);
+            }
         }
+        span.end(None);
         self.store(slot, value);
         Ok(())
     }
@@ -839,12 +863,13 @@ impl ExposedThing {
         uri_variables: Map<String, Value>,
     ) -> Result<Value, ThingError> {
         let (handler, slot) = self.start_updates(name, &input, &uri_variables)?;
-        let current = handler_trace(trace.as_ref())?;
+        let span = self.server_span("invokeaction", name, trace.as_ref())?;
+        let current = span.context().clone();
         let context = InteractionContext::new(trace).with_uri_variables(uri_variables);
-        let output = match handler {
+        let result = match handler {
             ActionImpl::Single(handler) => trace::scope(current, handler.invoke(input, context))
                 .await
-                .map_err(handler_error)?,
+                .map_err(handler_error),
             ActionImpl::Stream(handler) => {
                 let run = async move {
                     let mut updates = handler.invoke(input, context);
@@ -855,9 +880,11 @@ impl ExposedThing {
                     }
                     Ok::<_, ThingError>(Value::Null)
                 };
-                trace::scope(current, run).await?
+                trace::scope(current, run).await
             }
         };
+        end_span(span, &result);
+        let output = result?;
         check(
             slot.output.as_ref(),
             &output,
@@ -888,7 +915,8 @@ impl ExposedThing {
         uri_variables: Map<String, Value>,
     ) -> Result<ActionUpdates, ThingError> {
         let (handler, _) = self.start_updates(name, &input, &uri_variables)?;
-        let current = handler_trace(trace.as_ref())?;
+        let span = self.server_span("invokeaction", name, trace.as_ref())?;
+        let current = span.context().clone();
         let (cancel_tx, cancel_rx) = watch::channel(false);
         let context = InteractionContext::for_action(trace, None, cancel_rx)
             .with_uri_variables(uri_variables);
@@ -910,7 +938,7 @@ impl ExposedThing {
                             while updates.next().await.is_some() {}
                         })
                         .await;
-                        return;
+                        return Some("cancelled by the caller".to_owned());
                     }
                 };
                 let Some(update) = update else { break };
@@ -928,20 +956,28 @@ impl ExposedThing {
                             })
                             .map(|()| ActionUpdate::Output(output));
                         let checked = this.note(&format!("actions/{name}"), checked);
+                        let failure = checked.as_ref().err().map(ToString::to_string);
                         let _ = tx.send(checked).await;
-                        return;
+                        return failure;
                     }
                     Ok(progress) => Ok(progress),
                     Err(error) => this.note(&format!("actions/{name}"), Err(handler_error(error))),
                 };
-                let failed = item.is_err();
-                if tx.send(item).await.is_err() || failed {
-                    return;
+                let failure = item.as_ref().err().map(ToString::to_string);
+                if tx.send(item).await.is_err() {
+                    return Some("the caller went away".to_owned());
+                }
+                if failure.is_some() {
+                    return failure;
                 }
             }
             let _ = tx.send(Ok(ActionUpdate::Output(Value::Null))).await;
+            None
         };
-        tokio::spawn(trace::scope(current, drive));
+        tokio::spawn(trace::scope(current, async move {
+            let failure = drive.await;
+            span.end(failure);
+        }));
         Ok(Box::pin(ReceiverStream::new(rx)))
     }
 
@@ -964,7 +1000,8 @@ impl ExposedThing {
         uri_variables: Map<String, Value>,
     ) -> Result<ActionStatus, ThingError> {
         let (handler, _) = self.start_updates(name, &input, &uri_variables)?;
-        let current = handler_trace(trace.as_ref())?;
+        let span = self.server_span("invokeaction", name, trace.as_ref())?;
+        let current = span.context().clone();
         self.purge_finished();
         let id = uuid::Uuid::new_v4().to_string();
         let (cancel_tx, cancel_rx) = watch::channel(false);
@@ -993,10 +1030,10 @@ impl ExposedThing {
         let updates = handler_updates(handler, input, context);
         let this = self.clone();
         let grace = self.inner.settings.cancel_grace;
-        tokio::spawn(trace::scope(
-            current,
-            drive_instance(this, instance, updates, cancel_rx, grace),
-        ));
+        tokio::spawn(trace::scope(current, async move {
+            drive_instance(this, instance, updates, cancel_rx, grace).await;
+            span.end(None);
+        }));
         Ok(status)
     }
 

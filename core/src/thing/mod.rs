@@ -13,6 +13,7 @@ pub mod consumed;
 pub mod exposed;
 pub mod handler;
 pub mod servient;
+mod settings;
 
 pub use consumed::{ActionHandle, ConsumeOptions, ConsumedThing, InteractionOptions, Subprotocol};
 pub use exposed::{ExposedThing, InternalErrorHook};
@@ -22,6 +23,7 @@ pub use handler::{
     PropertyWriteHandler, ValueStream,
 };
 pub use servient::{BoundAddresses, Servient, ServientBuilder, ServientOptions};
+pub use settings::ConsumeSettings;
 
 use serde_json::{json, Value};
 

@@ -14,7 +14,7 @@ use super::exposed::{ExposedSettings, ExposedThing};
 use super::{lock, read_lock, write_lock, ThingError};
 use crate::binding::http::{forms, server, HttpSettings};
 use crate::binding::ws::{self, WsSettings};
-use crate::security::{ThingGuard, TlsServerConfig, Verifier};
+use crate::security::{ThingGuard, TlsOptions, TlsServerConfig, Verifier, VerifierOptions};
 use crate::td::Thing;
 
 /// Addresses a started servient listens on.
@@ -32,7 +32,7 @@ pub struct BoundAddresses {
 /// all optional and camelCase (`httpPort`, `host`, `publicBaseUrl`, `maxBodyBytes`,
 /// `longPollTimeoutMs`, `actionRetentionMs`, `cancelGraceMs`, `wsPort`, `websocket`,
 /// `wsMaxMessageBytes`, `wsQueueCapacity`, `wsMaxInFlight`, `wsPingIntervalMs`,
-/// `wsPingTimeoutMs`); unknown members are refused.
+/// `wsPingTimeoutMs`, `security`, `tls`); unknown members are refused.
 #[derive(Debug, Default, Clone, serde::Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ServientOptions {
@@ -64,6 +64,10 @@ pub struct ServientOptions {
     pub ws_ping_interval_ms: Option<u64>,
     /// Pong timeout of [`ServientBuilder::ws_ping`] (default 30 s when only the interval is set).
     pub ws_ping_timeout_ms: Option<u64>,
+    /// What the verifier accepts; see [`VerifierOptions`] and [`ServientBuilder::verifier`].
+    pub security: Option<VerifierOptions>,
+    /// Serve `https`/`wss`; see [`TlsOptions`] and [`ServientBuilder::tls`].
+    pub tls: Option<TlsOptions>,
 }
 
 impl ServientOptions {
@@ -113,6 +117,12 @@ impl ServientOptions {
             let interval = Duration::from_millis(self.ws_ping_interval_ms.unwrap_or(30_000));
             let timeout = Duration::from_millis(self.ws_ping_timeout_ms.unwrap_or(30_000));
             builder = builder.ws_ping(interval, timeout);
+        }
+        if let Some(security) = self.security {
+            builder = builder.verifier(security.build()?);
+        }
+        if let Some(tls) = self.tls {
+            builder = builder.tls(tls.build()?);
         }
         Ok(builder)
     }

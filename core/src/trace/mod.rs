@@ -4,9 +4,21 @@
 //! and runs the handler inside [`scope`]; every outgoing call made from inside that scope (a
 //! `ConsumedThing` call, for instance) sends [`TraceContext::child`] of [`current`], so the trace
 //! continues across agents.
+//!
+//! Each interaction is also a [`Span`] on each side (client: the request; server: the handler's
+//! run, whose context is what the handler's own calls continue), exported over OTLP when
+//! configured ([`export`]).
 
 use std::fmt;
 use std::future::Future;
+
+pub mod export;
+mod span;
+
+#[cfg(feature = "otlp")]
+pub use export::export_otlp;
+pub use export::{dropped_spans, flush, flush_async, stop_export};
+pub use span::{FinishedSpan, Span, SpanKind};
 
 /// Name of the header carrying the trace parent.
 pub const TRACEPARENT: &str = "traceparent";
@@ -31,6 +43,9 @@ pub enum TraceError {
     /// The system's random source failed while making a new id.
     #[error("no randomness available for a new trace id: {0}")]
     Random(String),
+    /// Span export could not be set up (e.g. the endpoint is not an http(s) URL).
+    #[error("span export: {0}")]
+    Export(String),
 }
 
 impl TraceError {
@@ -42,6 +57,7 @@ impl TraceError {
             TraceError::ZeroId => "trace_zero_id",
             TraceError::MalformedState(_) => "trace_malformed_state",
             TraceError::Random(_) => "trace_random",
+            TraceError::Export(_) => "trace_export",
         }
     }
 }

@@ -11,7 +11,7 @@ use url::Url;
 
 use super::HttpError;
 use crate::thing::BoxStream;
-use crate::trace::{self, TRACEPARENT, TRACESTATE};
+use crate::trace::{self, Span, SpanKind, TRACEPARENT, TRACESTATE};
 
 /// An HTTP request built from a form.
 #[derive(Debug, Clone)]
@@ -166,7 +166,8 @@ impl HttpClient {
         self
     }
 
-    fn build(&self, request: HttpRequest) -> Result<reqwest::RequestBuilder, HttpError> {
+    /// The request, and the client span it is sent in (its context is the `traceparent` sent).
+    fn build(&self, request: HttpRequest) -> Result<(reqwest::RequestBuilder, Span), HttpError> {
         let method = reqwest::Method::from_bytes(request.method.to_ascii_uppercase().as_bytes())
             .map_err(|_| HttpError::InvalidRequest(format!("bad method {:?}", request.method)))?;
         if !matches!(request.url.scheme(), "http" | "https") {
@@ -175,7 +176,15 @@ impl HttpClient {
                 request.url
             )));
         }
-        let context = trace::outgoing()?;
+        let mut span = Span::start(
+            format!("{} {}", method, request.url.path()),
+            SpanKind::Client,
+            trace::current().as_ref(),
+        )?;
+        span.set_attribute("http.request.method", method.as_str());
+        span.set_attribute("server.address", request.url.host_str().unwrap_or_default());
+        span.set_attribute("url.path", request.url.path());
+        let context = span.context().clone();
         let mut url = request.url;
         if let Some(auth) = &request.auth {
             auth.apply_to_url(&mut url);
@@ -210,27 +219,39 @@ impl HttpClient {
                 builder = builder.header(name, value);
             }
         }
-        Ok(builder)
+        Ok((builder, span))
     }
 
     /// Sends a request and reads the whole response.
     pub async fn send(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
-        let mut builder = self.build(request)?;
+        let (mut builder, span) = self.build(request)?;
         if let Some(timeout) = self.timeout {
             builder = builder.timeout(timeout);
         }
-        let response = builder.send().await.map_err(|e| transport(&e))?;
-        self.streaming(response).collect().await
+        let result = match builder.send().await {
+            Ok(response) => self.streaming(response).collect().await,
+            Err(error) => Err(transport(&error)),
+        };
+        end_span(span, &result);
+        result
     }
 
     /// Sends a request and returns as soon as the headers arrive; the body streams.
     pub async fn open(&self, request: HttpRequest) -> Result<StreamingResponse, HttpError> {
-        let response = self
-            .build(request)?
+        let (builder, span) = self.build(request)?;
+        let result = builder
             .send()
             .await
-            .map_err(|e| transport(&e))?;
-        Ok(self.streaming(response))
+            .map_err(|e| transport(&e))
+            .map(|response| self.streaming(response));
+        match &result {
+            Ok(response) if response.status >= 400 => {
+                span.end(Some(format!("HTTP {}", response.status)))
+            }
+            Ok(_) => span.end(None),
+            Err(error) => span.end(Some(error.to_string())),
+        }
+        result
     }
 
     fn streaming(&self, response: reqwest::Response) -> StreamingResponse {
@@ -249,6 +270,17 @@ impl HttpClient {
                     .map(|chunk| chunk.map_err(|e| transport(&e))),
             ),
         }
+    }
+}
+
+/// Ends a request's span: an error for transport failures and 4xx/5xx answers.
+fn end_span(span: Span, result: &Result<HttpResponse, HttpError>) {
+    match result {
+        Ok(response) if response.status >= 400 => {
+            span.end(Some(format!("HTTP {}", response.status)))
+        }
+        Ok(_) => span.end(None),
+        Err(error) => span.end(Some(error.to_string())),
     }
 }
 

@@ -23,9 +23,10 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message as Frame;
 use url::Url;
 
-use super::messages::{Body, Dialect, Message, StatusValue, SUBPROTOCOL};
+use super::messages::{Body, Dialect, Message, Problem, StatusValue, SUBPROTOCOL};
 use super::WsError;
 use crate::thing::lock;
+use crate::trace::{Span, SpanKind};
 
 /// How a [`WsClient`] connects and waits.
 #[derive(Debug, Clone)]
@@ -211,8 +212,46 @@ async fn open(url: &Url, options: &WsClientOptions) -> Result<Socket, WsError> {
             .map_err(|_| WsError::Timeout(limit))?,
         None => connect.await,
     };
-    let (socket, _response) = result.map_err(|e| WsError::Transport(format!("{shown}: {e}")))?;
+    let (socket, _response) = result.map_err(|error| refused_handshake(&shown, error))?;
     Ok(socket)
+}
+
+/// Ends a message exchange's client span (when it has one) with its outcome.
+fn end_span<T>(span: Option<Span>, result: &Result<T, WsError>) {
+    if let Some(span) = span {
+        span.end(result.as_ref().err().map(ToString::to_string));
+    }
+}
+
+/// A failed opening handshake as an error: a refusal by the server (401 without credentials,
+/// 403, 404 …) is [`WsError::Remote`] with its status and, when the body is a problem document,
+/// its title and detail; anything else is a transport error.
+fn refused_handshake(shown: &Url, error: tokio_tungstenite::tungstenite::Error) -> WsError {
+    use tokio_tungstenite::tungstenite::Error;
+    let Error::Http(response) = error else {
+        return WsError::Transport(format!("{shown}: {error}"));
+    };
+    let status = response.status();
+    let document = response
+        .body()
+        .as_deref()
+        .and_then(|body| serde_json::from_slice::<serde_json::Value>(body).ok());
+    let member = |name: &str| {
+        document
+            .as_ref()
+            .and_then(|d| d.get(name))
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned)
+    };
+    let title = member("title")
+        .unwrap_or_else(|| status.canonical_reason().unwrap_or("refused").to_owned());
+    let detail =
+        member("detail").unwrap_or_else(|| format!("{shown} refused the WebSocket handshake"));
+    let mut problem = Problem::new("handshake_refused", status.as_u16(), &title, detail);
+    if let Some(kind) = member("type") {
+        problem.problem_type = kind;
+    }
+    WsError::Remote(Box::new(problem))
 }
 
 impl WsClient {
@@ -278,13 +317,33 @@ impl WsClient {
 
     /// Gives `message` a correlation (spec: a `correlationID`; kotlin-wot: its `messageId`) and
     /// the caller's trace context; returns the key replies will carry.
-    fn prepare(&self, message: &mut Message) -> String {
+    ///
+    /// A message without a trace context of its own is sent in a new client span (a child of the
+    /// caller's context), returned for the caller to end when the exchange is over.
+    fn prepare(&self, message: &mut Message) -> (String, Option<Span>) {
+        let mut span = None;
         if message.traceparent.is_none() {
-            if let Ok(context) = crate::trace::outgoing() {
+            let kind = message.body.message_type();
+            let thing = message.thing_id.as_deref().unwrap_or_default();
+            if let Ok(mut started) = Span::start(
+                format!("{kind} {thing}"),
+                SpanKind::Client,
+                crate::trace::current().as_ref(),
+            ) {
+                started.set_attribute("lmos.message_type", kind);
+                started.set_attribute("lmos.thing", thing);
+                started.set_attribute("url.full", self.inner.url.as_str());
+                let context = started.context();
                 message.traceparent = Some(context.traceparent());
                 message.tracestate = context.tracestate().map(str::to_owned);
+                span = Some(started);
             }
         }
+        (self.correlate(message), span)
+    }
+
+    /// Gives `message` its correlation key (see [`prepare`](Self::prepare)).
+    fn correlate(&self, message: &mut Message) -> String {
         match self.inner.options.dialect {
             Dialect::Spec => {
                 let key = message
@@ -310,8 +369,10 @@ impl WsClient {
 
     /// Sends `message` without waiting for anything.
     pub fn send(&self, mut message: Message) -> Result<(), WsError> {
-        self.prepare(&mut message);
-        self.send_raw(&message)
+        let (_, span) = self.prepare(&mut message);
+        let sent = self.send_raw(&message);
+        end_span(span, &sent);
+        sent
     }
 
     async fn bounded<T>(
@@ -328,10 +389,16 @@ impl WsClient {
 
     /// Sends a request and waits for its one reply; an `error` reply is [`WsError::Remote`].
     pub async fn request(&self, mut message: Message) -> Result<Message, WsError> {
-        let key = self.prepare(&mut message);
+        let (key, span) = self.prepare(&mut message);
+        let result = self.exchange(key, &message).await;
+        end_span(span, &result);
+        result
+    }
+
+    async fn exchange(&self, key: String, message: &Message) -> Result<Message, WsError> {
         let (tx, rx) = oneshot::channel();
         lock(&self.inner.state.routes).insert(key.clone(), Route::Once(tx));
-        if let Err(error) = self.send_raw(&message) {
+        if let Err(error) = self.send_raw(message) {
             lock(&self.inner.state.routes).remove(&key);
             return Err(error);
         }
@@ -353,11 +420,14 @@ impl WsClient {
     /// Sends an `invokeAction` and returns its correlation key and the stream of replies
     /// (`actionStatus` messages until a final one, or an `error`).
     pub fn invoke(&self, mut message: Message) -> Result<(String, WsReplies), WsError> {
-        let key = self.prepare(&mut message);
+        let (key, span) = self.prepare(&mut message);
         let (tx, rx) = mpsc::unbounded_channel();
         lock(&self.inner.state.routes).insert(key.clone(), Route::Stream(tx));
         if let Err(error) = self.send_raw(&message) {
             lock(&self.inner.state.routes).remove(&key);
+            if let Some(span) = span {
+                span.end(Some(error.to_string()));
+            }
             return Err(error);
         }
         Ok((
@@ -366,6 +436,8 @@ impl WsClient {
                 client: self.clone(),
                 key,
                 receiver: rx,
+                span,
+                failure: None,
             },
         ))
     }
@@ -380,10 +452,12 @@ impl WsClient {
                 reason: None,
             },
         );
-        self.prepare(&mut message);
+        let (_, span) = self.prepare(&mut message);
         // The cancellation names the invocation by its correlation, in both dialects.
         message.correlation_id = Some(key.to_owned());
-        self.send_raw(&message)
+        let sent = self.send_raw(&message);
+        end_span(span, &sent);
+        sent
     }
 
     /// Starts observing a property or subscribing to events of `thing_id`; returns once the
@@ -396,7 +470,7 @@ impl WsClient {
         let state = &self.inner.state;
         let id = state.next_id.fetch_add(1, Ordering::Relaxed);
         let mut message = subscribe_message(thing_id, &topic);
-        let key = self.prepare(&mut message);
+        let (key, span) = self.prepare(&mut message);
         let (sink, receiver) = mpsc::unbounded_channel();
         let (confirm, confirmed) = oneshot::channel();
         let kotlin = self.inner.options.dialect == Dialect::KotlinWot;
@@ -443,7 +517,9 @@ impl WsClient {
                 None => confirmed.await.unwrap_or(Err(WsError::Closed)),
             }
         };
-        self.bounded(wait).await?;
+        let confirmed = self.bounded(wait).await;
+        end_span(span, &confirmed);
+        confirmed?;
         // From now on errors go to the stream.
         if let Some(entry) = lock(&state.subscriptions).get_mut(&id) {
             entry.confirm = None;
@@ -466,7 +542,7 @@ impl WsClient {
         };
         let mut message = Message::new(Some(entry.thing_id.clone()), body);
         message.traceparent = entry.traceparent.clone();
-        self.prepare(&mut message);
+        let _ = self.prepare(&mut message);
         // Names the subscription to end, so other subscriptions on this shared connection stay.
         message.correlation_id = Some(entry.key.clone());
         let _ = self.send_raw(&message);
@@ -489,6 +565,10 @@ pub struct WsReplies {
     client: WsClient,
     key: String,
     receiver: mpsc::UnboundedReceiver<Delivery>,
+    /// The invocation's client span, ended when the replies are dropped.
+    span: Option<Span>,
+    /// Why the invocation failed, when a reply said so (the span's status).
+    failure: Option<String>,
 }
 
 impl WsReplies {
@@ -507,12 +587,45 @@ impl Stream for WsReplies {
     type Item = Result<Message, WsError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.receiver.poll_recv(cx)
+        let polled = self.receiver.poll_recv(cx);
+        if let Poll::Ready(Some(item)) = &polled {
+            let failure = match item {
+                Err(error) => Some(error.to_string()),
+                Ok(Message {
+                    body: Body::Error(problem),
+                    ..
+                }) => Some(problem.title.clone()),
+                Ok(Message {
+                    body:
+                        Body::ActionStatus {
+                            status: StatusValue::Failed,
+                            ..
+                        },
+                    ..
+                }) => Some("the action failed".into()),
+                Ok(Message {
+                    body:
+                        Body::ActionStatus {
+                            status: StatusValue::Cancelled,
+                            ..
+                        },
+                    ..
+                }) => Some("the action was cancelled".into()),
+                Ok(_) => None,
+            };
+            if failure.is_some() {
+                self.failure = failure;
+            }
+        }
+        polled
     }
 }
 
 impl Drop for WsReplies {
     fn drop(&mut self) {
+        if let Some(span) = self.span.take() {
+            span.end(self.failure.take());
+        }
         let mut routes = lock(&self.client.inner.state.routes);
         if matches!(routes.get(&self.key), Some(Route::Stream(_))) {
             routes.remove(&self.key);

@@ -83,6 +83,7 @@ impl From<WsError> for crate::thing::ThingError {
             }
             WsError::InvalidUrl(message) => ThingError::InvalidTd(message),
             WsError::Closed => ThingError::Closed,
+            WsError::Timeout(_) => ThingError::Timeout(error.to_string()),
             other => ThingError::Transport(other.to_string()),
         }
     }
