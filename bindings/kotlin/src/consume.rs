@@ -6,16 +6,11 @@
 
 use std::future::Future;
 use std::sync::{Arc, Mutex as SyncMutex};
-use std::time::Duration;
 
 use futures::StreamExt;
-use lmos::identity::SignaturePolicy;
 use lmos::thing::handler::BoxStream;
-use lmos::thing::{
-    ActionHandle, ConsumeOptions, ConsumedThing, InteractionOptions, Subprotocol, ThingError,
-};
+use lmos::thing::{ActionHandle, ConsumeOptions, ConsumedThing, InteractionOptions, ThingError};
 use lmos::trace::TraceContext;
-use serde::Deserialize;
 use serde_json::{Map, Value};
 use tokio::sync::{watch, Mutex};
 
@@ -23,86 +18,10 @@ use crate::errors::{encode, parse_json, thing_error, type_error, NativeError};
 use crate::runtime::run;
 use crate::td::thing_from;
 
-/// Consume options as the Kotlin layer sends them.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct Options {
-    protocols: Option<Vec<String>>,
-    only_protocols: Option<bool>,
-    content_types: Option<Vec<String>>,
-    subprotocols: Option<Vec<String>>,
-    dialect: Option<String>,
-    validate_outputs: Option<bool>,
-    validate_inputs: Option<bool>,
-    /// Milliseconds; `0` means no bound.
-    timeout_ms: Option<u64>,
-    poll_interval_ms: Option<u64>,
-    max_response_bytes: Option<usize>,
-    /// `require`, `verifyIfPresent` (default) or `ignore`.
-    signature_policy: Option<String>,
-    /// How the DIDs of TD signers are resolved.
-    did_resolver: Option<crate::identity::Resolver>,
-}
-
-/// Reads consume options (JSON text).
+/// Reads consume options (JSON text, the core's [`lmos::thing::ConsumeSettings`]).
 pub fn consume_options(text: &str) -> Result<ConsumeOptions, NativeError> {
-    let given: Options =
-        serde_json::from_str(text).map_err(|e| type_error(format!("bad consume options: {e}")))?;
-    let mut options = ConsumeOptions::default();
-    if let Some(protocols) = given.protocols {
-        options.protocols = protocols;
-    }
-    if let Some(flag) = given.only_protocols {
-        options.only_protocols = flag;
-    }
-    if let Some(types) = given.content_types {
-        options.content_types = types;
-    }
-    if let Some(names) = given.subprotocols {
-        options.subprotocols = names
-            .iter()
-            .map(|name| {
-                Subprotocol::parse(name).ok_or_else(|| {
-                    type_error(format!("unknown subprotocol {name:?} (sse or longpoll)"))
-                })
-            })
-            .collect::<Result<_, _>>()?;
-    }
-    if let Some(name) = given.dialect {
-        options.dialect = lmos::binding::ws::Dialect::parse(&name)
-            .ok_or_else(|| type_error(format!("unknown dialect {name:?} (spec or kotlin-wot)")))?;
-    }
-    if let Some(flag) = given.validate_outputs {
-        options.validate_outputs = flag;
-    }
-    if let Some(flag) = given.validate_inputs {
-        options.validate_inputs = flag;
-    }
-    if let Some(ms) = given.timeout_ms {
-        options.timeout = (ms > 0).then(|| Duration::from_millis(ms));
-    }
-    if let Some(ms) = given.poll_interval_ms {
-        options.poll_interval = Duration::from_millis(ms);
-    }
-    if let Some(bytes) = given.max_response_bytes {
-        options.max_response_bytes = bytes;
-    }
-    if let Some(name) = given.signature_policy {
-        options.signature_policy = match name.as_str() {
-            "require" => SignaturePolicy::Require,
-            "verifyIfPresent" => SignaturePolicy::VerifyIfPresent,
-            "ignore" => SignaturePolicy::Ignore,
-            _ => {
-                return Err(type_error(format!(
-                    "unknown signature policy {name:?} (require, verifyIfPresent or ignore)"
-                )))
-            }
-        };
-    }
-    if let Some(resolver) = given.did_resolver {
-        options.did_resolver = resolver.build()?;
-    }
-    Ok(options)
+    let value = parse_json(text, "the consume options")?;
+    ConsumeOptions::from_json(&value).map_err(|e| type_error(format!("bad consume options: {e}")))
 }
 
 /// Reads the trace context handed over by Kotlin (`None`: none).

@@ -10,7 +10,7 @@ use lmos::identity::{
     did_auth, did_key, did_web, issue_credential, mint_did_auth, verify_credential,
     verify_document, CredentialOptions, CredentialRequirement, DidAuthOptions, DidAuthVerifier,
     DidDocument, DidResolver, Ed25519KeyPair, IdentityError, ProofOptions, PublicKey,
-    ResolverOptions, VerificationRelationship, VerifiedCredential, VerifiedProof,
+    VerificationRelationship, VerifiedCredential, VerifiedProof,
 };
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -150,43 +150,15 @@ pub fn verify_signature(
 
 // ----- DIDs ---------------------------------------------------------------------------------
 
-/// Resolver options as the Kotlin layer sends them.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(crate) struct Resolver {
-    allow_http_loopback: Option<bool>,
-    timeout_ms: Option<u64>,
-    max_document_bytes: Option<usize>,
-    cache_ttl_ms: Option<u64>,
-    pinned: Option<Vec<Value>>,
-}
+/// Resolver options as the Kotlin layer sends them (the core's settings).
+type Resolver = lmos::identity::ResolverSettings;
 
-impl Resolver {
-    pub(crate) fn build(self) -> Result<DidResolver, NativeError> {
-        let mut options = ResolverOptions::default();
-        if let Some(flag) = self.allow_http_loopback {
-            options.allow_http_loopback = flag;
-        }
-        if let Some(ms) = self.timeout_ms {
-            options.timeout = Duration::from_millis(ms);
-        }
-        if let Some(bytes) = self.max_document_bytes {
-            options.max_document_bytes = bytes;
-        }
-        if let Some(ms) = self.cache_ttl_ms {
-            options.cache_ttl = Duration::from_millis(ms);
-        }
-        let mut resolver = DidResolver::new(options);
-        for document in self.pinned.unwrap_or_default() {
-            resolver =
-                resolver.pin(DidDocument::from_value(document).map_err(|e| identity_error(&e))?);
-        }
-        Ok(resolver)
-    }
+fn build_resolver(settings: Resolver) -> Result<DidResolver, NativeError> {
+    settings.build().map_err(|e| identity_error(&e))
 }
 
 pub(crate) fn resolver_from(text: &str) -> Result<DidResolver, NativeError> {
-    options::<Resolver>(text, "resolver options")?.build()
+    build_resolver(options::<Resolver>(text, "resolver options")?)
 }
 
 /// Resolves a DID (`did:key` offline, `did:web` over HTTPS, or the loopback http option) to its
@@ -497,7 +469,7 @@ impl NativeDidAuthVerifier {
     #[uniffi::constructor]
     pub fn new(options: String) -> Result<Arc<Self>, NativeError> {
         let given: Verifier = self::options(&options, "verifier options")?;
-        let resolver = given.resolver.unwrap_or_default().build()?;
+        let resolver = build_resolver(given.resolver.unwrap_or_default())?;
         let mut options = DidAuthOptions::default();
         if let Some(s) = given.max_lifetime_seconds {
             options.max_lifetime = Duration::from_secs(s);

@@ -79,6 +79,13 @@ data class ConsumeOptions(
     val signaturePolicy: SignaturePolicy? = null,
     /** How the DIDs of TD signers are resolved. */
     val didResolver: DidResolver? = null,
+    /**
+     * Credentials by thing id or by origin (`https://host:port`), applied as each form's (or
+     * the thing's) security declares. None are sent without this.
+     */
+    val credentials: Map<String, Credentials>? = null,
+    /** Extra CA certificates (PEM) trusted for `https` and `wss` besides the platform's roots. */
+    val extraCaPem: String? = null,
 ) {
     internal fun toText(): String = toJsonElement(
         buildMap<String, Any?> {
@@ -94,6 +101,8 @@ data class ConsumeOptions(
             onlyProtocols?.let { put("onlyProtocols", it) }
             signaturePolicy?.let { put("signaturePolicy", it.wire) }
             didResolver?.let { put("didResolver", it.toJson()) }
+            credentials?.let { map -> put("credentials", map.mapValues { it.value.toJson() }) }
+            extraCaPem?.let { put("extraCaPem", it) }
         },
     ).toText()
 }

@@ -67,7 +67,7 @@ class NoForm(message: String, val operation: String?, val affordance: String?) :
  * The thing answered with an error status; [problem] is its problem document, if it sent one.
  * The code is `remote_not_found` for a 404, `remote_bad_request` for a 400, else `remote_error`.
  */
-class RemoteError(
+open class RemoteError(
     message: String,
     val status: Int?,
     val title: String?,
@@ -75,6 +75,18 @@ class RemoteError(
     val problem: JsonObject?,
     code: String = "remote_error",
 ) : LmosException(message, code)
+
+/**
+ * The thing refused the call for its security: [status] 401 (missing or wrong credentials) or
+ * 403 (not allowed). The message never carries the credential.
+ */
+class AccessRefused(
+    message: String,
+    status: Int,
+    title: String?,
+    detail: String?,
+    problem: JsonObject?,
+) : RemoteError(message, status, title, detail, problem)
 
 /** The thing could not be reached, the connection broke or the request timed out. */
 class TransportError(message: String, code: String = "transport") : LmosException(message, code)
@@ -162,14 +174,15 @@ internal fun lmosException(code: String, message: String, detailsText: String): 
         "handler_failed" -> HandlerFailed(message)
         "no_form" -> NoForm(message, details.string("operation"), details.string("affordance"))
         // A 404 or 400 answer is still a RemoteError (with its status); the code tells them apart.
-        "remote_error", "remote_not_found", "remote_bad_request" -> RemoteError(
-            message,
-            (details["status"] as? JsonPrimitive)?.intOrNull,
-            details.string("title"),
-            details.string("detail"),
-            details["problem"] as? JsonObject,
-            code,
-        )
+        "remote_error", "remote_not_found", "remote_bad_request" -> {
+            val status = (details["status"] as? JsonPrimitive)?.intOrNull
+            val problem = details["problem"] as? JsonObject
+            if (code == "remote_error" && (status == 401 || status == 403)) {
+                AccessRefused(message, status, details.string("title"), details.string("detail"), problem)
+            } else {
+                RemoteError(message, status, details.string("title"), details.string("detail"), problem, code)
+            }
+        }
         "transport", "timeout" -> TransportError(message, code)
         "codec" -> CodecError(message)
         "action_failed" -> ActionFailed(message, details.string("title"), details["problem"] as? JsonObject)

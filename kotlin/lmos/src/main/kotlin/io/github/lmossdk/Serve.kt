@@ -232,6 +232,10 @@ class Servient(
     onInternalError: ((InternalError) -> Unit)? = null,
     /** Signs every TD as served with this key (see [setDescriptionSigner]). */
     signDescriptions: Ed25519KeyPair? = null,
+    /** What is accepted for the security schemes the exposed things declare. */
+    security: ServerSecurity? = null,
+    /** Serve `https` and `wss` with this certificate. */
+    tls: TlsConfig? = null,
 ) {
     internal val native: NativeServient
 
@@ -251,6 +255,8 @@ class Servient(
             wsMaxInFlight?.let { put("wsMaxInFlight", it) }
             wsPingInterval?.let { put("wsPingIntervalMs", it.inWholeMilliseconds) }
             wsPingTimeout?.let { put("wsPingTimeoutMs", it.inWholeMilliseconds) }
+            security?.let { put("security", it.toJson()) }
+            tls?.let { put("tls", it.toJson()) }
         }
         val hook = onInternalError?.let { report ->
             object : InternalErrorCallback {
