@@ -10,8 +10,8 @@ use std::time::Duration;
 use futures::StreamExt;
 use lmos::discovery::{
     ChangeKind, Directory, DirectoryClient, DirectoryError, DirectoryEvent, DirectoryRegistration,
-    DirectorySettings, DiscoveryError, FoundService, Mdns, MdnsOptions, RunningDirectory,
-    SearchQuery, ServiceKind, WatchOptions,
+    DirectorySettings, DiscoveryError, FoundService, Mdns, MdnsOptions, PutOutcome,
+    RunningDirectory, SearchQuery, ServiceKind, WatchOptions,
 };
 use lmos::thing::handler::BoxStream;
 use serde::Deserialize;
@@ -242,6 +242,20 @@ impl NativeDirectoryClient {
                 .register(&td, ttl)
                 .await
                 .map_err(|e| directory_error(&e))
+        })
+        .await
+    }
+
+    /// Creates or replaces the TD at `id` (JSON text); whether it was created.
+    pub async fn put(&self, id: String, td: String, ttl: Option<u64>) -> Result<bool, NativeError> {
+        let td = parse_json(&td, "the Thing Description")?;
+        let (client, ttl) = (self.inner.clone(), ttl_from(ttl)?);
+        run(async move {
+            let outcome = client
+                .put(&id, &td, ttl)
+                .await
+                .map_err(|e| directory_error(&e))?;
+            Ok(matches!(outcome, PutOutcome::Created))
         })
         .await
     }

@@ -138,6 +138,10 @@ class DirectoryClient(baseUrl: String) {
     suspend fun register(td: JsonObject, ttl: Duration? = null): String =
         call { native.register(td.toText(), ttlSeconds(ttl)) }
 
+    /** Creates or replaces the TD at [id] (its `id` must be [id] or absent); true when it was created. */
+    suspend fun put(id: String, td: JsonObject, ttl: Duration? = null): Boolean =
+        call { native.put(id, td.toText(), ttlSeconds(ttl)) }
+
     /** Replaces the registered TD with [td]'s `id`. */
     suspend fun update(td: JsonObject, ttl: Duration? = null) = call { native.update(td.toText(), ttlSeconds(ttl)) }
 

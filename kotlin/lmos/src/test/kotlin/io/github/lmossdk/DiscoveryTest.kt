@@ -100,6 +100,14 @@ class DiscoveryTest {
             client.patch("urn:example:weather", jsonObjectOf("title" to "Weather 2"))
             assertEquals("Weather 2", client.get("urn:example:weather").str("title"))
 
+            assertTrue(client.put("urn:example:put", geocoder("urn:example:put")))
+            assertFalse(client.put("urn:example:put", geocoder("urn:example:put")))
+            // A body whose id is not the path's: the directory answers 400, nothing is stored.
+            val mismatch = assertThrows<DirectoryException> { client.put("urn:example:other", geocoder("urn:example:put")) }
+            assertEquals(400, mismatch.status)
+            assertThrows<DirectoryNotFound> { client.get("urn:example:other") }
+            client.delete("urn:example:put")
+
             client.delete("urn:example:weather")
             val gone = assertThrows<DirectoryNotFound> { client.get("urn:example:weather") }
             assertEquals("urn:example:weather", gone.id)
