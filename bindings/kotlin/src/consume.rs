@@ -6,13 +6,11 @@
 
 use std::future::Future;
 use std::sync::{Arc, Mutex as SyncMutex};
-use std::time::Duration;
 
 use futures::StreamExt;
 use lmos::thing::handler::BoxStream;
-use lmos::thing::{ActionHandle, ConsumeOptions, ConsumedThing, Subprotocol, ThingError};
+use lmos::thing::{ActionHandle, ConsumeOptions, ConsumedThing, InteractionOptions, ThingError};
 use lmos::trace::TraceContext;
-use serde::Deserialize;
 use serde_json::{Map, Value};
 use tokio::sync::{watch, Mutex};
 
@@ -20,63 +18,10 @@ use crate::errors::{encode, parse_json, thing_error, type_error, NativeError};
 use crate::runtime::run;
 use crate::td::thing_from;
 
-/// Consume options as the Kotlin layer sends them.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct Options {
-    protocols: Option<Vec<String>>,
-    content_types: Option<Vec<String>>,
-    subprotocols: Option<Vec<String>>,
-    dialect: Option<String>,
-    validate_outputs: Option<bool>,
-    validate_inputs: Option<bool>,
-    /// Milliseconds; `0` means no bound.
-    timeout_ms: Option<u64>,
-    poll_interval_ms: Option<u64>,
-    max_response_bytes: Option<usize>,
-}
-
-/// Reads consume options (JSON text).
+/// Reads consume options (JSON text, the core's [`lmos::thing::ConsumeSettings`]).
 pub fn consume_options(text: &str) -> Result<ConsumeOptions, NativeError> {
-    let given: Options =
-        serde_json::from_str(text).map_err(|e| type_error(format!("bad consume options: {e}")))?;
-    let mut options = ConsumeOptions::default();
-    if let Some(protocols) = given.protocols {
-        options.protocols = protocols;
-    }
-    if let Some(types) = given.content_types {
-        options.content_types = types;
-    }
-    if let Some(names) = given.subprotocols {
-        options.subprotocols = names
-            .iter()
-            .map(|name| {
-                Subprotocol::parse(name).ok_or_else(|| {
-                    type_error(format!("unknown subprotocol {name:?} (sse or longpoll)"))
-                })
-            })
-            .collect::<Result<_, _>>()?;
-    }
-    if let Some(name) = given.dialect {
-        options.dialect = lmos::binding::ws::Dialect::parse(&name)
-            .ok_or_else(|| type_error(format!("unknown dialect {name:?} (spec or kotlin-wot)")))?;
-    }
-    if let Some(flag) = given.validate_outputs {
-        options.validate_outputs = flag;
-    }
-    if let Some(flag) = given.validate_inputs {
-        options.validate_inputs = flag;
-    }
-    if let Some(ms) = given.timeout_ms {
-        options.timeout = (ms > 0).then(|| Duration::from_millis(ms));
-    }
-    if let Some(ms) = given.poll_interval_ms {
-        options.poll_interval = Duration::from_millis(ms);
-    }
-    if let Some(bytes) = given.max_response_bytes {
-        options.max_response_bytes = bytes;
-    }
-    Ok(options)
+    let value = parse_json(text, "the consume options")?;
+    ConsumeOptions::from_json(&value).map_err(|e| type_error(format!("bad consume options: {e}")))
 }
 
 /// Reads the trace context handed over by Kotlin (`None`: none).
@@ -90,6 +35,16 @@ pub fn trace_from(text: Option<String>) -> Result<Option<TraceContext>, NativeEr
     TraceContext::parse(parent, state)
         .map(Some)
         .map_err(|e| thing_error(&ThingError::Trace(e)))
+}
+
+/// Per-call options from the `uriVariables` Kotlin sends (a JSON object as text; `None`: none).
+fn interaction(uri_variables: Option<String>) -> Result<InteractionOptions, NativeError> {
+    let Some(text) = uri_variables else {
+        return Ok(InteractionOptions::default());
+    };
+    let variables: Map<String, Value> = serde_json::from_str(&text)
+        .map_err(|e| type_error(format!("uriVariables must be a JSON object: {e}")))?;
+    Ok(InteractionOptions::uri_variables(variables))
 }
 
 /// Runs `future` inside the trace context, if any.
@@ -127,6 +82,24 @@ pub fn consume_td(td: String, options: String) -> Result<Arc<NativeConsumedThing
     Ok(Arc::new(NativeConsumedThing { inner }))
 }
 
+/// Makes a consumed thing from a TD (JSON text; validated), resolving the DID of its signer
+/// over the network when the signature policy needs it (`did:web`).
+#[uniffi::export]
+pub async fn consume_td_verified(
+    td: String,
+    options: String,
+) -> Result<Arc<NativeConsumedThing>, NativeError> {
+    let options = consume_options(&options)?;
+    let thing = thing_from(&td)?;
+    run(async move {
+        let inner = ConsumedThing::new_verified(thing, options)
+            .await
+            .map_err(|e| thing_error(&e))?;
+        Ok(Arc::new(NativeConsumedThing { inner }))
+    })
+    .await
+}
+
 /// A thing this process calls.
 #[derive(uniffi::Object)]
 pub struct NativeConsumedThing {
@@ -135,6 +108,17 @@ pub struct NativeConsumedThing {
 
 #[uniffi::export]
 impl NativeConsumedThing {
+    /// The TD's Data Integrity proofs that verified (JSON text of an array).
+    pub fn verified_proofs(&self) -> Result<String, NativeError> {
+        let proofs: Vec<Value> = self
+            .inner
+            .verified_proofs()
+            .iter()
+            .map(crate::identity::proof_json)
+            .collect();
+        encode(&proofs)
+    }
+
     /// The TD (JSON text).
     pub fn td(&self) -> String {
         self.inner.thing().to_value().to_string()
@@ -144,11 +128,13 @@ impl NativeConsumedThing {
     pub async fn read_property(
         &self,
         name: String,
+        uri_variables: Option<String>,
         trace: Option<String>,
     ) -> Result<String, NativeError> {
+        let options = interaction(uri_variables)?;
         let (thing, trace) = (self.inner.clone(), trace_from(trace)?);
         run(async move {
-            let value = traced(trace, thing.read_property(&name))
+            let value = traced(trace, thing.read_property_with(&name, &options))
                 .await
                 .map_err(|e| thing_error(&e))?;
             encode(&value)
@@ -161,12 +147,14 @@ impl NativeConsumedThing {
         &self,
         name: String,
         value: String,
+        uri_variables: Option<String>,
         trace: Option<String>,
     ) -> Result<(), NativeError> {
         let value = parse_json(&value, "the property value")?;
+        let options = interaction(uri_variables)?;
         let (thing, trace) = (self.inner.clone(), trace_from(trace)?);
         run(async move {
-            traced(trace, thing.write_property(&name, value))
+            traced(trace, thing.write_property_with(&name, value, &options))
                 .await
                 .map_err(|e| thing_error(&e))
         })
@@ -207,12 +195,14 @@ impl NativeConsumedThing {
         &self,
         name: String,
         input: String,
+        uri_variables: Option<String>,
         trace: Option<String>,
     ) -> Result<String, NativeError> {
         let input = parse_json(&input, "the action input")?;
+        let options = interaction(uri_variables)?;
         let (thing, trace) = (self.inner.clone(), trace_from(trace)?);
         run(async move {
-            let output = traced(trace, thing.invoke_action(&name, input))
+            let output = traced(trace, thing.invoke_action_with(&name, input, &options))
                 .await
                 .map_err(|e| thing_error(&e))?;
             encode(&output)
@@ -225,14 +215,19 @@ impl NativeConsumedThing {
         &self,
         name: String,
         input: String,
+        uri_variables: Option<String>,
         trace: Option<String>,
     ) -> Result<Arc<NativeStream>, NativeError> {
         let input = parse_json(&input, "the action input")?;
+        let options = interaction(uri_variables)?;
         let (thing, trace) = (self.inner.clone(), trace_from(trace)?);
         run(async move {
-            let updates = traced(trace.clone(), thing.invoke_action_stream(&name, input))
-                .await
-                .map_err(|e| thing_error(&e))?;
+            let updates = traced(
+                trace.clone(),
+                thing.invoke_action_stream_with(&name, input, &options),
+            )
+            .await
+            .map_err(|e| thing_error(&e))?;
             Ok(NativeStream::updates(updates, trace))
         })
         .await
@@ -243,12 +238,14 @@ impl NativeConsumedThing {
         &self,
         name: String,
         input: String,
+        uri_variables: Option<String>,
         trace: Option<String>,
     ) -> Result<Arc<NativeActionHandle>, NativeError> {
         let input = parse_json(&input, "the action input")?;
+        let options = interaction(uri_variables)?;
         let (thing, trace) = (self.inner.clone(), trace_from(trace)?);
         run(async move {
-            let handle = traced(trace, thing.start_action(&name, input))
+            let handle = traced(trace, thing.start_action_with(&name, input, &options))
                 .await
                 .map_err(|e| thing_error(&e))?;
             Ok(Arc::new(NativeActionHandle { inner: handle }))
@@ -260,11 +257,13 @@ impl NativeConsumedThing {
     pub async fn observe_property(
         &self,
         name: String,
+        uri_variables: Option<String>,
         trace: Option<String>,
     ) -> Result<Arc<NativeStream>, NativeError> {
+        let options = interaction(uri_variables)?;
         let (thing, trace) = (self.inner.clone(), trace_from(trace)?);
         run(async move {
-            let values = traced(trace.clone(), thing.observe_property(&name))
+            let values = traced(trace.clone(), thing.observe_property_with(&name, &options))
                 .await
                 .map_err(|e| thing_error(&e))?;
             Ok(NativeStream::new(values, trace))
@@ -276,11 +275,13 @@ impl NativeConsumedThing {
     pub async fn subscribe_event(
         &self,
         name: String,
+        uri_variables: Option<String>,
         trace: Option<String>,
     ) -> Result<Arc<NativeStream>, NativeError> {
+        let options = interaction(uri_variables)?;
         let (thing, trace) = (self.inner.clone(), trace_from(trace)?);
         run(async move {
-            let values = traced(trace.clone(), thing.subscribe_event(&name))
+            let values = traced(trace.clone(), thing.subscribe_event_with(&name, &options))
                 .await
                 .map_err(|e| thing_error(&e))?;
             Ok(NativeStream::new(values, trace))

@@ -17,7 +17,9 @@ uniffi::setup_scaffolding!("lmos");
 
 mod chat;
 mod consume;
+mod discovery;
 mod errors;
+mod identity;
 mod runtime;
 mod serve;
 mod td;

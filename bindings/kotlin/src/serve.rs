@@ -67,6 +67,9 @@ pub struct HandlerContext {
     pub tracestate: Option<String>,
     /// The action instance id, for asynchronous actions.
     pub action_id: Option<String>,
+    /// The `uriVariables` the caller sent (a JSON object as text), checked against the
+    /// affordance's schemas; `{}` when there are none.
+    pub uri_variables: String,
 }
 
 fn handler_context(context: &InteractionContext) -> HandlerContext {
@@ -77,6 +80,7 @@ fn handler_context(context: &InteractionContext) -> HandlerContext {
             .as_ref()
             .and_then(|t| t.tracestate().map(str::to_owned)),
         action_id: context.action_id().map(str::to_owned),
+        uri_variables: Value::Object(context.uri_variables().clone()).to_string(),
     }
 }
 
@@ -254,6 +258,13 @@ pub struct NativeServient {
     inner: Servient,
 }
 
+impl NativeServient {
+    /// The core servient.
+    pub(crate) fn core(&self) -> &Servient {
+        &self.inner
+    }
+}
+
 #[uniffi::export]
 impl NativeServient {
     /// Configures a servient from options (JSON text); `on_internal_error` receives the errors
@@ -347,7 +358,7 @@ impl NativeServient {
 /// A thing served by a servient.
 #[derive(uniffi::Object)]
 pub struct NativeExposedThing {
-    inner: ExposedThing,
+    pub(crate) inner: ExposedThing,
 }
 
 #[uniffi::export]
@@ -400,6 +411,22 @@ impl NativeExposedThing {
         let _runtime = crate::runtime::handle()?.enter();
         self.inner
             .emit_event(&name, data)
+            .map_err(|e| thing_error(&e))
+    }
+
+    /// How many open observations property `name` has (over any binding).
+    pub fn observer_count(&self, name: String) -> Result<u32, NativeError> {
+        self.inner
+            .observer_count(&name)
+            .map(|n| u32::try_from(n).unwrap_or(u32::MAX))
+            .map_err(|e| thing_error(&e))
+    }
+
+    /// How many open subscriptions event `name` has (over any binding).
+    pub fn subscriber_count(&self, name: String) -> Result<u32, NativeError> {
+        self.inner
+            .subscriber_count(&name)
+            .map(|n| u32::try_from(n).unwrap_or(u32::MAX))
             .map_err(|e| thing_error(&e))
     }
 

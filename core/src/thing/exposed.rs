@@ -1125,6 +1125,17 @@ impl ExposedThing {
         Ok(broadcast_values(self.event(name)?.sender.subscribe()))
     }
 
+    /// How many open `observeproperty` subscriptions property `name` has right now, over any
+    /// binding (a subscription the client ended is gone once the server has noticed).
+    pub fn observer_count(&self, name: &str) -> Result<usize, ThingError> {
+        Ok(self.property(name)?.changes.receiver_count())
+    }
+
+    /// How many open `subscribeevent` subscriptions event `name` has right now.
+    pub fn subscriber_count(&self, name: &str) -> Result<usize, ThingError> {
+        Ok(self.event(name)?.sender.receiver_count())
+    }
+
     /// The `uriVariables` an affordance declares (the thing's and its own), `None` when it
     /// declares none or does not exist.
     pub fn declared_uri_variables(

@@ -73,6 +73,19 @@ data class ConsumeOptions(
     val pollInterval: Duration? = null,
     /** Largest accepted response body in bytes. */
     val maxResponseBytes: Long? = null,
+    /** Use only forms whose scheme is in [protocols] (default: the list only ranks). */
+    val onlyProtocols: Boolean? = null,
+    /** What to do with the TD's signature (default [SignaturePolicy.VERIFY_IF_PRESENT]). */
+    val signaturePolicy: SignaturePolicy? = null,
+    /** How the DIDs of TD signers are resolved. */
+    val didResolver: DidResolver? = null,
+    /**
+     * Credentials by thing id or by origin (`https://host:port`), applied as each form's (or
+     * the thing's) security declares. None are sent without this.
+     */
+    val credentials: Map<String, Credentials>? = null,
+    /** Extra CA certificates (PEM) trusted for `https` and `wss` besides the platform's roots. */
+    val extraCaPem: String? = null,
 ) {
     internal fun toText(): String = toJsonElement(
         buildMap<String, Any?> {
@@ -85,6 +98,11 @@ data class ConsumeOptions(
             timeout?.let { put("timeoutMs", it.inWholeMilliseconds) }
             pollInterval?.let { put("pollIntervalMs", it.inWholeMilliseconds) }
             maxResponseBytes?.let { put("maxResponseBytes", it) }
+            onlyProtocols?.let { put("onlyProtocols", it) }
+            signaturePolicy?.let { put("signaturePolicy", it.wire) }
+            didResolver?.let { put("didResolver", it.toJson()) }
+            credentials?.let { map -> put("credentials", map.mapValues { it.value.toJson() }) }
+            extraCaPem?.let { put("extraCaPem", it) }
         },
     ).toText()
 }
@@ -181,12 +199,20 @@ class ConsumedThing internal constructor(internal val native: NativeConsumedThin
     /** The thing's title. */
     val title: String get() = (td["title"] as? JsonPrimitive)?.content ?: ""
 
-    /** `readproperty`. */
-    suspend fun readProperty(name: String): JsonElement = parseJson(call { native.readProperty(name, trace()) })
+    /**
+     * The TD's Data Integrity proofs that verified (empty when it has none or the policy was
+     * [SignaturePolicy.IGNORE]). A valid signature by an unknown DID proves integrity, not
+     * authority: compare [VerifiedProof.signer] with the DID you expect.
+     */
+    val verifiedProofs: List<VerifiedProof> get() = VerifiedProof.list(native { native.verifiedProofs() })
+
+    /** `readproperty`; [uriVariables] fill the form's URI template (checked against their schemas). */
+    suspend fun readProperty(name: String, uriVariables: JsonObject? = null): JsonElement =
+        parseJson(call { native.readProperty(name, uriVariables?.toText(), trace()) })
 
     /** `writeproperty`. */
-    suspend fun writeProperty(name: String, value: JsonElement) =
-        call { native.writeProperty(name, value.toText(), trace()) }
+    suspend fun writeProperty(name: String, value: JsonElement, uriVariables: JsonObject? = null) =
+        call { native.writeProperty(name, value.toText(), uriVariables?.toText(), trace()) }
 
     /** `readallproperties`. */
     suspend fun readAllProperties(): JsonObject =
@@ -197,24 +223,24 @@ class ConsumedThing internal constructor(internal val native: NativeConsumedThin
         call { native.writeMultipleProperties(values.toText(), trace()) }
 
     /** `invokeaction`, waiting for the output (an asynchronous action is followed to its end). */
-    suspend fun invokeAction(name: String, input: JsonElement = JsonNull): JsonElement =
-        parseJson(call { native.invokeAction(name, input.toText(), trace()) })
+    suspend fun invokeAction(name: String, input: JsonElement = JsonNull, uriVariables: JsonObject? = null): JsonElement =
+        parseJson(call { native.invokeAction(name, input.toText(), uriVariables?.toText(), trace()) })
 
     /** `invokeaction` as a stream of progress updates ending with the output. */
-    suspend fun invokeActionStream(name: String, input: JsonElement = JsonNull): ActionUpdates =
-        ActionUpdates(Subscription(call { native.invokeActionStream(name, input.toText(), trace()) }))
+    suspend fun invokeActionStream(name: String, input: JsonElement = JsonNull, uriVariables: JsonObject? = null): ActionUpdates =
+        ActionUpdates(Subscription(call { native.invokeActionStream(name, input.toText(), uriVariables?.toText(), trace()) }))
 
     /** Invokes an action and returns its handle (query, cancel, output, updates). */
-    suspend fun startAction(name: String, input: JsonElement = JsonNull): ActionHandle =
-        ActionHandle(call { native.startAction(name, input.toText(), trace()) })
+    suspend fun startAction(name: String, input: JsonElement = JsonNull, uriVariables: JsonObject? = null): ActionHandle =
+        ActionHandle(call { native.startAction(name, input.toText(), uriVariables?.toText(), trace()) })
 
     /** `observeproperty`: the values as they change. */
-    suspend fun observeProperty(name: String): Subscription =
-        Subscription(call { native.observeProperty(name, trace()) })
+    suspend fun observeProperty(name: String, uriVariables: JsonObject? = null): Subscription =
+        Subscription(call { native.observeProperty(name, uriVariables?.toText(), trace()) })
 
     /** `subscribeevent`: the data of each event from now on. */
-    suspend fun subscribeEvent(name: String): Subscription =
-        Subscription(call { native.subscribeEvent(name, trace()) })
+    suspend fun subscribeEvent(name: String, uriVariables: JsonObject? = null): Subscription =
+        Subscription(call { native.subscribeEvent(name, uriVariables?.toText(), trace()) })
 
     /** Invokes the `chat` action with an AgentRequest; returns the AgentResult. */
     suspend fun chat(request: JsonObject): JsonObject =
@@ -234,9 +260,16 @@ class ConsumedThing internal constructor(internal val native: NativeConsumedThin
 suspend fun consume(url: String, options: ConsumeOptions = ConsumeOptions()): ConsumedThing =
     ConsumedThing(call { io.github.lmossdk.ffi.consumeUrl(url, options.toText(), trace()) })
 
-/** Consumes the thing described by [td] (validated). */
+/**
+ * Consumes the thing described by [td] (validated) without the network: a TD signed by a
+ * `did:web` DID is refused under a verifying policy; use [consumeVerified] for it.
+ */
 fun consume(td: JsonObject, options: ConsumeOptions = ConsumeOptions()): ConsumedThing =
     ConsumedThing(native { io.github.lmossdk.ffi.consumeTd(td.toText(), options.toText()) })
+
+/** Consumes the thing described by [td] (validated), resolving its signer's DID over the network. */
+suspend fun consumeVerified(td: JsonObject, options: ConsumeOptions = ConsumeOptions()): ConsumedThing =
+    ConsumedThing(call { io.github.lmossdk.ffi.consumeTdVerified(td.toText(), options.toText()) })
 
 /** Asks the agent whose TD is at [url] a question in a new conversation; the text of its answer. */
 suspend fun chat(url: String, question: String, options: ConsumeOptions = ConsumeOptions()): String =

@@ -67,7 +67,7 @@ class NoForm(message: String, val operation: String?, val affordance: String?) :
  * The thing answered with an error status; [problem] is its problem document, if it sent one.
  * The code is `remote_not_found` for a 404, `remote_bad_request` for a 400, else `remote_error`.
  */
-class RemoteError(
+open class RemoteError(
     message: String,
     val status: Int?,
     val title: String?,
@@ -75,6 +75,18 @@ class RemoteError(
     val problem: JsonObject?,
     code: String = "remote_error",
 ) : LmosException(message, code)
+
+/**
+ * The thing refused the call for its security: [status] 401 (missing or wrong credentials) or
+ * 403 (not allowed). The message never carries the credential.
+ */
+class AccessRefused(
+    message: String,
+    status: Int,
+    title: String?,
+    detail: String?,
+    problem: JsonObject?,
+) : RemoteError(message, status, title, detail, problem)
 
 /** The thing could not be reached, the connection broke or the request timed out. */
 class TransportError(message: String, code: String = "transport") : LmosException(message, code)
@@ -97,6 +109,36 @@ class TraceError(message: String) : LmosException(message, "trace")
 
 /** The servient or the stream was shut down. */
 class Closed(message: String) : LmosException(message, "closed")
+
+/**
+ * A directory operation failed; [code] says how (`directory_invalid_td`, `directory_bad_request`,
+ * `directory_status` with its [status], `directory_transport`, `directory_store`,
+ * `directory_config`).
+ */
+open class DirectoryException(message: String, code: String, val status: Int? = null) : LmosException(message, code)
+
+/** The directory has no (unexpired) TD with this [id]. */
+class DirectoryNotFound(message: String, val id: String?) : DirectoryException(message, "directory_not_found", 404)
+
+/**
+ * Discovery failed outside a directory call: a thing that cannot be registered yet
+ * (`discovery_not_registrable`: its servient has not started) or mDNS (`discovery_mdns`).
+ */
+class DiscoveryException(message: String, code: String) : LmosException(message, code)
+
+/**
+ * A key, DID, signature, credential or DID-auth token was refused; [code] is the core's
+ * (`identity_signature_invalid`, `identity_proof_missing`, `identity_token_replayed`, ...). The
+ * message never carries a private key, a token or a signature. [did], [credentialType] and
+ * [issuer] are set where they apply.
+ */
+class IdentityException(
+    message: String,
+    code: String,
+    val did: String? = null,
+    val credentialType: String? = null,
+    val issuer: String? = null,
+) : LmosException(message, code)
 
 /** A failure inside the library itself (a bad argument, the native runtime); [code] says which. */
 class InternalLmosError(message: String, code: String) : LmosException(message, code)
@@ -132,14 +174,15 @@ internal fun lmosException(code: String, message: String, detailsText: String): 
         "handler_failed" -> HandlerFailed(message)
         "no_form" -> NoForm(message, details.string("operation"), details.string("affordance"))
         // A 404 or 400 answer is still a RemoteError (with its status); the code tells them apart.
-        "remote_error", "remote_not_found", "remote_bad_request" -> RemoteError(
-            message,
-            (details["status"] as? JsonPrimitive)?.intOrNull,
-            details.string("title"),
-            details.string("detail"),
-            details["problem"] as? JsonObject,
-            code,
-        )
+        "remote_error", "remote_not_found", "remote_bad_request" -> {
+            val status = (details["status"] as? JsonPrimitive)?.intOrNull
+            val problem = details["problem"] as? JsonObject
+            if (code == "remote_error" && (status == 401 || status == 403)) {
+                AccessRefused(message, status, details.string("title"), details.string("detail"), problem)
+            } else {
+                RemoteError(message, status, details.string("title"), details.string("detail"), problem, code)
+            }
+        }
         "transport", "timeout" -> TransportError(message, code)
         "codec" -> CodecError(message)
         "action_failed" -> ActionFailed(message, details.string("title"), details["problem"] as? JsonObject)
@@ -147,7 +190,16 @@ internal fun lmosException(code: String, message: String, detailsText: String): 
         "action_finished" -> ActionFinished(message)
         "trace" -> TraceError(message)
         "closed" -> Closed(message)
-        else -> InternalLmosError(message, code)
+        "directory_not_found" -> DirectoryNotFound(message, details.string("id"))
+        "directory_invalid_td", "directory_bad_request", "directory_store", "directory_transport",
+        "directory_status", "directory_config",
+        -> DirectoryException(message, code, (details["status"] as? JsonPrimitive)?.intOrNull)
+        "discovery_not_registrable", "discovery_mdns" -> DiscoveryException(message, code)
+        else -> if (code.startsWith("identity_")) {
+            IdentityException(message, code, details.string("did"), details.string("credentialType"), details.string("issuer"))
+        } else {
+            InternalLmosError(message, code)
+        }
     }
 }
 

@@ -24,6 +24,8 @@ data class InteractionContext(
     val trace: LmosTrace?,
     /** The action instance id, for asynchronous actions. */
     val actionId: String?,
+    /** The `uriVariables` the caller sent, already checked against the affordance's schemas. */
+    val uriVariables: JsonObject = JsonObject(emptyMap()),
 )
 
 /** The receiver of every handler: what it knows about the interaction. */
@@ -67,6 +69,7 @@ typealias ChatHandler = suspend HandlerScope.(request: JsonObject) -> JsonElemen
 private fun HandlerContext.toContext(): InteractionContext = InteractionContext(
     trace = traceparent?.let { LmosTrace(it, tracestate) },
     actionId = actionId,
+    uriVariables = parseJson(uriVariables) as? JsonObject ?: JsonObject(emptyMap()),
 )
 
 /**
@@ -90,7 +93,7 @@ private suspend fun <T> handle(context: HandlerContext, run: suspend (Interactio
 }
 
 /** A thing this process serves; made by [Servient.expose]. */
-class ExposedThing internal constructor(private val native: NativeExposedThing) {
+class ExposedThing internal constructor(internal val native: NativeExposedThing) {
     /** The URL path segment of the thing. */
     val slug: String get() = native.slug()
 
@@ -105,6 +108,12 @@ class ExposedThing internal constructor(private val native: NativeExposedThing) 
 
     /** Names of the properties. */
     val propertyNames: List<String> get() = native.propertyNames()
+
+    /** How many open observations property [name] has, over any binding. */
+    fun observerCount(name: String): Int = native { native.observerCount(name).toInt() }
+
+    /** How many open subscriptions event [name] has, over any binding. */
+    fun subscriberCount(name: String): Int = native { native.subscriberCount(name).toInt() }
 
     /** Stores a property value (checked against its schema) and notifies observers. */
     fun setProperty(name: String, value: JsonElement) = native { native.setProperty(name, value.toText()) }
@@ -221,8 +230,14 @@ class Servient(
     wsPingInterval: Duration? = null,
     wsPingTimeout: Duration? = null,
     onInternalError: ((InternalError) -> Unit)? = null,
+    /** Signs every TD as served with this key (see [setDescriptionSigner]). */
+    signDescriptions: Ed25519KeyPair? = null,
+    /** What is accepted for the security schemes the exposed things declare. */
+    security: ServerSecurity? = null,
+    /** Serve `https` and `wss` with this certificate. */
+    tls: TlsConfig? = null,
 ) {
-    private val native: NativeServient
+    internal val native: NativeServient
 
     init {
         val options = buildMap<String, Any?> {
@@ -240,6 +255,8 @@ class Servient(
             wsMaxInFlight?.let { put("wsMaxInFlight", it) }
             wsPingInterval?.let { put("wsPingIntervalMs", it.inWholeMilliseconds) }
             wsPingTimeout?.let { put("wsPingTimeoutMs", it.inWholeMilliseconds) }
+            security?.let { put("security", it.toJson()) }
+            tls?.let { put("tls", it.toJson()) }
         }
         val hook = onInternalError?.let { report ->
             object : InternalErrorCallback {
@@ -249,7 +266,18 @@ class Servient(
             }
         }
         native = native { NativeServient(toJsonElement(options).toText(), hook) }
+        signDescriptions?.let { setDescriptionSigner(it) }
     }
+
+    /**
+     * Signs every TD served from now on with [key] (`eddsa-jcs-2022`, as served, so the proof
+     * covers the absolute hrefs); null stops signing. A did:web agent whose DID names its own
+     * port sets its key after [start].
+     */
+    fun setDescriptionSigner(key: Ed25519KeyPair?) = native.setDescriptionSigner(key?.native)
+
+    /** Serves [document] (a DID document, checked) at `/.well-known/did.json`. */
+    fun serveDidDocument(document: JsonObject) = native { native.serveDidDocument(document.toText()) }
 
     /** Hosts a thing; its forms are replaced by this servient's. */
     fun expose(td: JsonObject): ExposedThing = ExposedThing(native { native.expose(td.toText()) })

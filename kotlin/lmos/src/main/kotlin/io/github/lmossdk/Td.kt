@@ -145,8 +145,21 @@ fun arraySchema(items: JsonObject, block: SchemaBuilder.() -> Unit = {}): JsonOb
     block()
 }
 
+/** The members every interaction affordance has. */
+abstract class AffordanceBuilder internal constructor() : JsonObjectBuilder() {
+    /**
+     * Declares a URI variable: callers pass its value with `uriVariables` (checked against
+     * [schema]); over HTTP it is sent in the query string (`{?name}`); handlers read it from
+     * `context.uriVariables`.
+     */
+    fun uriVariable(name: String, schema: JsonObject) {
+        val declared = members["uriVariables"] as? JsonObject ?: JsonObject(emptyMap())
+        set("uriVariables", JsonObject(declared + (name to schema)))
+    }
+}
+
 /** The members of an action affordance (TD spelling). */
-class ActionBuilder internal constructor() : JsonObjectBuilder() {
+class ActionBuilder internal constructor() : AffordanceBuilder() {
     var title: String?
         get() = getString("title")
         set(value) = string("title", value)
@@ -173,7 +186,7 @@ class ActionBuilder internal constructor() : JsonObjectBuilder() {
 }
 
 /** The members of an event affordance (TD spelling). */
-class EventBuilder internal constructor() : JsonObjectBuilder() {
+class EventBuilder internal constructor() : AffordanceBuilder() {
     var title: String?
         get() = getString("title")
         set(value) = string("title", value)
@@ -186,7 +199,7 @@ class EventBuilder internal constructor() : JsonObjectBuilder() {
 }
 
 /** Options of a property affordance beyond its schema. */
-class PropertyBuilder internal constructor() : JsonObjectBuilder() {
+class PropertyBuilder internal constructor() : AffordanceBuilder() {
     var observable: Boolean?
         get() = getBool("observable")
         set(value) = bool("observable", value)
