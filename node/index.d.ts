@@ -185,7 +185,10 @@ export interface Principal {
 
 /** What a handler learns about the interaction that called it. */
 export interface InteractionContext {
-  /** The W3C trace context the handler runs in (the caller's, or a new trace). */
+  /**
+   * The W3C trace context the handler runs in: its server span, in the caller's trace (or a new
+   * one); calls made from the handler are children of it.
+   */
   readonly traceparent: string | null;
   readonly tracestate: string | null;
   /** The action instance id, for asynchronous actions. */
