@@ -23,6 +23,7 @@ mod identity;
 mod runtime;
 mod serve;
 mod td;
+mod trace;
 
 pub use errors::NativeError;
 

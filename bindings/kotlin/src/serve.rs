@@ -61,7 +61,7 @@ impl From<HandlerFailure> for HandlerError {
 /// What a handler learns about the interaction that called it.
 #[derive(Debug, Clone, uniffi::Record)]
 pub struct HandlerContext {
-    /// The W3C `traceparent` the handler runs in (the caller's, or a new root).
+    /// The W3C `traceparent` the handler runs in (its server span, in the caller's trace).
     pub traceparent: Option<String>,
     /// The W3C `tracestate` that came with it.
     pub tracestate: Option<String>,
@@ -70,6 +70,8 @@ pub struct HandlerContext {
     /// The `uriVariables` the caller sent (a JSON object as text), checked against the
     /// affordance's schemas; `{}` when there are none.
     pub uri_variables: String,
+    /// Who the caller proved to be (JSON text of `Principal::to_json`), `None` for open things.
+    pub principal: Option<String>,
 }
 
 fn handler_context(context: &InteractionContext) -> HandlerContext {
@@ -81,6 +83,7 @@ fn handler_context(context: &InteractionContext) -> HandlerContext {
             .and_then(|t| t.tracestate().map(str::to_owned)),
         action_id: context.action_id().map(str::to_owned),
         uri_variables: Value::Object(context.uri_variables().clone()).to_string(),
+        principal: context.principal().map(|p| p.to_json().to_string()),
     }
 }
 

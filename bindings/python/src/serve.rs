@@ -413,9 +413,9 @@ impl HandlerContext {
     #[getter]
     fn principal(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
         match self.context.principal() {
-            Some(principal) => {
-                Ok(Some(crate::convert::to_py(py, &principal.to_json())?.unbind()))
-            }
+            Some(principal) => Ok(Some(
+                crate::convert::to_py(py, &principal.to_json())?.unbind(),
+            )),
             None => Ok(None),
         }
     }

@@ -20,12 +20,17 @@ import kotlin.time.Duration
 
 /** What a handler learns about the interaction that called it. */
 data class InteractionContext(
-    /** The W3C trace context the handler runs in (the caller's, or a new trace). */
+    /** The W3C trace context the handler runs in: its server span, in the caller's trace. */
     val trace: LmosTrace?,
     /** The action instance id, for asynchronous actions. */
     val actionId: String?,
     /** The `uriVariables` the caller sent, already checked against the affordance's schemas. */
     val uriVariables: JsonObject = JsonObject(emptyMap()),
+    /**
+     * Who the caller proved to be (`scheme`, `subject`, `did`, `scopes`, `credentials`), or null
+     * for an open thing.
+     */
+    val principal: JsonObject? = null,
 )
 
 /** The receiver of every handler: what it knows about the interaction. */
@@ -70,6 +75,7 @@ private fun HandlerContext.toContext(): InteractionContext = InteractionContext(
     trace = traceparent?.let { LmosTrace(it, tracestate) },
     actionId = actionId,
     uriVariables = parseJson(uriVariables) as? JsonObject ?: JsonObject(emptyMap()),
+    principal = principal?.let { parseJson(it) as? JsonObject },
 )
 
 /**

@@ -105,6 +105,32 @@ class SecurityTest {
     }
 
     @Test
+    fun `the handler learns who the caller is, over HTTP and WebSocket`() = test {
+        val td = JsonObject(
+            tool("Whoami") {
+                id = THING_ID
+                property("whoami", objectSchema {})
+            } + ("securityDefinitions" to toJsonElement(mapOf("basic_sc" to mapOf("scheme" to "basic")))) +
+                ("security" to JsonPrimitive("basic_sc")),
+        )
+        Servient(httpPort = 0, security = ServerSecurity(basic = mapOf("alice" to "pw-of-alice"))).serve {
+            val exposed = expose(td)
+            exposed.onPropertyRead("whoami") { context.principal ?: JsonObject(emptyMap()) }
+            for (protocol in PROTOCOLS) {
+                val options = ConsumeOptions(
+                    protocols = listOf(protocol),
+                    onlyProtocols = true,
+                    credentials = mapOf(THING_ID to Credentials(basic = "alice" to "pw-of-alice")),
+                )
+                val seen = consume(exposed.tdUrl!!, options).readProperty("whoami") as JsonObject
+                assertEquals(JsonPrimitive("basic_sc"), seen["scheme"], protocol)
+                assertEquals(JsonPrimitive("alice"), seen["subject"], protocol)
+                assertFalse(seen.toString().contains("pw-of-alice"), seen.toString())
+            }
+        }
+    }
+
+    @Test
     fun `apikey - right, wrong and missing keys over HTTP and WebSocket`() = test {
         val td = protectedTd(mapOf("apikey_sc" to mapOf("scheme" to "apikey", "in" to "header", "name" to "X-API-Key")), "apikey_sc")
         served(td, ServerSecurity(apiKeys = listOf("key-one", "key-two"))) { url ->
