@@ -195,6 +195,8 @@ export interface InteractionContext {
   readonly actionId: string | null;
   /** Who the caller proved to be (null for open things and in-process calls). */
   readonly principal: Principal | null;
+  /** The `uriVariables` the caller sent, checked against the affordance's schemas. */
+  readonly uriVariables: { readonly [name: string]: unknown };
   /** Aborted when the caller cancels the action or goes away. */
   readonly signal: AbortSignal;
 }
@@ -452,6 +454,15 @@ export interface ConsumeOptions {
 }
 
 /** A thing this process calls. */
+/** Per-call options of an interaction (as node-wot's `InteractionOptions`). */
+export interface InteractionOptions {
+  /**
+   * Values of the affordance's `uriVariables`: checked against their schemas and expanded into
+   * the form's URI template (`{?a,b}`, `{name}`).
+   */
+  uriVariables?: { [name: string]: unknown };
+}
+
 export declare class ConsumedThing {
   private constructor();
   static fromUrl(url: string, options?: ConsumeOptions): Promise<ConsumedThing>;
@@ -459,15 +470,19 @@ export declare class ConsumedThing {
   readonly td: ThingDescription;
   /** The TD's proofs that verified (empty without a proof, or with policy `ignore`). */
   readonly verifiedProofs: VerifiedProof[];
-  readProperty<T = any>(name: string): Promise<T>;
-  writeProperty(name: string, value: unknown): Promise<void>;
+  readProperty<T = any>(name: string, options?: InteractionOptions): Promise<T>;
+  writeProperty(name: string, value: unknown, options?: InteractionOptions): Promise<void>;
   readAllProperties(): Promise<{ [name: string]: any }>;
   writeMultipleProperties(values: { [name: string]: unknown }): Promise<void>;
-  invokeAction<O = any>(name: string, input?: unknown): Promise<O>;
-  invokeActionStream<P = any, O = any>(name: string, input?: unknown): Promise<Stream<ActionUpdate<P, O>>>;
-  startAction(name: string, input?: unknown): Promise<ActionHandle>;
-  observeProperty<T = any>(name: string): Promise<Stream<T>>;
-  subscribeEvent<T = any>(name: string): Promise<Stream<T>>;
+  invokeAction<O = any>(name: string, input?: unknown, options?: InteractionOptions): Promise<O>;
+  invokeActionStream<P = any, O = any>(
+    name: string,
+    input?: unknown,
+    options?: InteractionOptions,
+  ): Promise<Stream<ActionUpdate<P, O>>>;
+  startAction(name: string, input?: unknown, options?: InteractionOptions): Promise<ActionHandle>;
+  observeProperty<T = any>(name: string, options?: InteractionOptions): Promise<Stream<T>>;
+  subscribeEvent<T = any>(name: string, options?: InteractionOptions): Promise<Stream<T>>;
   /** Invokes the `chat` action with an AgentRequest (a string is a question in a new conversation). */
   chat(request: AgentRequest | string): Promise<AgentResult>;
   /** Asks a question in a new conversation; the text of the agent's first message. */

@@ -365,12 +365,28 @@ function traceArg() {
   return JSON.stringify({ traceparent: context.traceparent, tracestate: context.tracestate ?? null });
 }
 
+/** The per-call options' `uriVariables` as JSON text for the native side (null: none). */
+function uriVariablesArg(options) {
+  if (options === undefined || options === null) return null;
+  if (typeof options !== "object") throw new TypeError("interaction options must be an object");
+  for (const key of Object.keys(options)) {
+    if (key !== "uriVariables") throw new TypeError(`unknown interaction option ${key}`);
+  }
+  const variables = options.uriVariables;
+  if (variables === undefined || variables === null) return null;
+  if (typeof variables !== "object" || Array.isArray(variables)) {
+    throw new TypeError("uriVariables must be an object");
+  }
+  return toJson(variables, "uriVariables");
+}
+
 function makeContext(raw, signal) {
   return Object.freeze({
     traceparent: raw.traceparent ?? null,
     tracestate: raw.tracestate ?? null,
     actionId: raw.actionId ?? null,
     principal: raw.principal ? Object.freeze(raw.principal) : null,
+    uriVariables: Object.freeze(raw.uriVariables ?? {}),
     signal,
   });
 }
@@ -867,13 +883,15 @@ class ConsumedThing {
     return JSON.parse(this._native.verifiedProofs());
   }
 
-  async readProperty(name) {
-    return fromJson(await later(this._native.readProperty(checkName(name, "the property name"), traceArg())));
+  async readProperty(name, options) {
+    const variables = uriVariablesArg(options);
+    return fromJson(await later(this._native.readProperty(checkName(name, "the property name"), traceArg(), variables)));
   }
 
-  async writeProperty(name, value) {
+  async writeProperty(name, value, options) {
     const text = toJson(value, "the value");
-    await later(this._native.writeProperty(checkName(name, "the property name"), text, traceArg()));
+    const variables = uriVariablesArg(options);
+    await later(this._native.writeProperty(checkName(name, "the property name"), text, traceArg(), variables));
   }
 
   async readAllProperties() {
@@ -888,31 +906,36 @@ class ConsumedThing {
   }
 
   /** Invokes an action and waits for its output (polling an asynchronous action's status). */
-  async invokeAction(name, input) {
+  async invokeAction(name, input, options) {
     const text = toJson(input, "the input");
-    return fromJson(await later(this._native.invokeAction(checkName(name, "the action name"), text, traceArg())));
+    const variables = uriVariablesArg(options);
+    return fromJson(await later(this._native.invokeAction(checkName(name, "the action name"), text, traceArg(), variables)));
   }
 
   /** Invokes an action; resolves to an async iterator of progress updates ending with the output. */
-  async invokeActionStream(name, input) {
+  async invokeActionStream(name, input, options) {
     const text = toJson(input, "the input");
-    return new Stream(await later(this._native.invokeActionStream(checkName(name, "the action name"), text, traceArg())));
+    const variables = uriVariablesArg(options);
+    return new Stream(await later(this._native.invokeActionStream(checkName(name, "the action name"), text, traceArg(), variables)));
   }
 
   /** Invokes an action and resolves to its handle (query, cancel, output, updates). */
-  async startAction(name, input) {
+  async startAction(name, input, options) {
     const text = toJson(input, "the input");
-    return new ActionHandle(await later(this._native.startAction(checkName(name, "the action name"), text, traceArg())));
+    const variables = uriVariablesArg(options);
+    return new ActionHandle(await later(this._native.startAction(checkName(name, "the action name"), text, traceArg(), variables)));
   }
 
   /** Resolves once observing: an async iterator of the property's new values. */
-  async observeProperty(name) {
-    return new Stream(await later(this._native.observeProperty(checkName(name, "the property name"), traceArg())));
+  async observeProperty(name, options) {
+    const variables = uriVariablesArg(options);
+    return new Stream(await later(this._native.observeProperty(checkName(name, "the property name"), traceArg(), variables)));
   }
 
   /** Resolves once subscribed: an async iterator of the event's data. */
-  async subscribeEvent(name) {
-    return new Stream(await later(this._native.subscribeEvent(checkName(name, "the event name"), traceArg())));
+  async subscribeEvent(name, options) {
+    const variables = uriVariablesArg(options);
+    return new Stream(await later(this._native.subscribeEvent(checkName(name, "the event name"), traceArg(), variables)));
   }
 
   /**

@@ -12,6 +12,8 @@ from lmos._identity import VerifiedProof
 from lmos._types import JSON, Output, Progress, Update
 
 SignaturePolicy = Literal["verify_if_present", "require", "ignore"]
+#: Values of an affordance's ``uriVariables`` by name (``None``: none).
+UriVariables = dict[str, Any] | None
 """What a consumer does with a TD's signature: ``"verify_if_present"`` (the default: refuse a
 TD whose proof fails, accept one without), ``"require"`` (refuse unsigned TDs too) or
 ``"ignore"``."""
@@ -273,13 +275,16 @@ class ConsumedThing:
         signature by a DID you do not know proves integrity, not authority."""
         return [VerifiedProof._from(p) for p in self._native.verified_proofs]
 
-    async def read_property(self, name: str) -> Any:
-        """``readproperty``."""
-        return await self._native.read_property(name)
+    async def read_property(self, name: str, *, uri_variables: UriVariables = None) -> Any:
+        """``readproperty``. ``uri_variables`` fill the form's URI template (checked against
+        the affordance's ``uriVariables`` schemas); so for every call below."""
+        return await self._native.read_property(name, uri_variables=uri_variables)
 
-    async def write_property(self, name: str, value: JSON) -> None:
+    async def write_property(
+        self, name: str, value: JSON, *, uri_variables: UriVariables = None
+    ) -> None:
         """``writeproperty``."""
-        await self._native.write_property(name, value)
+        await self._native.write_property(name, value, uri_variables=uri_variables)
 
     async def read_all_properties(self) -> dict[str, Any]:
         """``readallproperties``."""
@@ -289,26 +294,40 @@ class ConsumedThing:
         """``writemultipleproperties``."""
         await self._native.write_multiple_properties(values)
 
-    async def invoke_action(self, name: str, input: JSON = None) -> Any:
+    async def invoke_action(
+        self, name: str, input: JSON = None, *, uri_variables: UriVariables = None
+    ) -> Any:
         """``invokeaction``: the output (for an asynchronous action, once it has finished)."""
-        return await self._native.invoke_action(name, input)
+        return await self._native.invoke_action(name, input, uri_variables=uri_variables)
 
-    async def start_action(self, name: str, input: JSON = None) -> ActionHandle:
+    async def start_action(
+        self, name: str, input: JSON = None, *, uri_variables: UriVariables = None
+    ) -> ActionHandle:
         """``invokeaction`` without waiting: a handle to query, cancel or await the action."""
-        return ActionHandle(await self._native.start_action(name, input))
+        native = await self._native.start_action(name, input, uri_variables=uri_variables)
+        return ActionHandle(native)
 
-    def invoke_action_stream(self, name: str, input: JSON = None) -> Stream[Update]:
+    def invoke_action_stream(
+        self, name: str, input: JSON = None, *, uri_variables: UriVariables = None
+    ) -> Stream[Update]:
         """``invokeaction`` as a stream: :class:`lmos.Progress` items as the thing reports them,
         then one :class:`lmos.Output`."""
-        return Stream(lambda: self._native.invoke_action_stream(name, input), _update)
+        return Stream(
+            lambda: self._native.invoke_action_stream(name, input, uri_variables=uri_variables),
+            _update,
+        )
 
-    def observe_property(self, name: str) -> Stream[Any]:
+    def observe_property(self, name: str, *, uri_variables: UriVariables = None) -> Stream[Any]:
         """``observeproperty``: the property's values as they change."""
-        return Stream(lambda: self._native.observe_property(name), _value)
+        return Stream(
+            lambda: self._native.observe_property(name, uri_variables=uri_variables), _value
+        )
 
-    def subscribe_event(self, name: str) -> Stream[Any]:
+    def subscribe_event(self, name: str, *, uri_variables: UriVariables = None) -> Stream[Any]:
         """``subscribeevent``: the data of each event emitted from now on."""
-        return Stream(lambda: self._native.subscribe_event(name), _value)
+        return Stream(
+            lambda: self._native.subscribe_event(name, uri_variables=uri_variables), _value
+        )
 
     async def chat(self, request: dict[str, Any] | str) -> dict[str, Any]:
         """Invokes the conversational ``chat`` action with an ``AgentRequest`` dict (a ``str`` is

@@ -14,7 +14,7 @@ What it does, with real processes on 127.0.0.1 and ephemeral ports:
 3. hands every client the directory URL of every agent's TD (`/things/{id}`) for both protocols:
    the client consumes the TD from the directory, prefers the protocol's forms, invokes
    `getWeather` with a question naming the cell, and reads `modelConfiguration`;
-4. prints a table (agent × client × protocol) and exits 1 unless every cell answered exactly what
+4. prints a table (agent x client x protocol) and exits 1 unless every cell answered exactly what
    the agent's behaviour says.
 
 Paths (defaults for a checkout built by scripts/test): LMOS_BIN (the `lmos` CLI),
@@ -43,7 +43,9 @@ TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
 if not TARGET.is_absolute():
     TARGET = ROOT / TARGET
 LMOS = os.environ.get("LMOS_BIN", str(TARGET / "debug" / "lmos"))
-RUST_AGENT = os.environ.get("LMOS_WEATHER_AGENT", str(TARGET / "debug" / "examples" / "weather_agent"))
+RUST_AGENT = os.environ.get(
+    "LMOS_WEATHER_AGENT", str(TARGET / "debug" / "examples" / "weather_agent")
+)
 PYTHON = os.environ.get("LMOS_PYTHON", str(TARGET / "python-venv" / "bin" / "python"))
 NODE = os.environ.get("NODE", "node")
 KOTLIN_EXAMPLES = ROOT / "kotlin" / "examples"
@@ -136,11 +138,17 @@ def run_rust_client(jobs: list[dict[str, str]]) -> list[dict[str, Any]]:
         call_input = json.dumps({"question": job["question"], "interactionMode": "text"})
         call = subprocess.run(
             [LMOS, "call", job["url"], "getWeather", call_input, *common],
-            capture_output=True, text=True, timeout=CLIENT_SECONDS,
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=CLIENT_SECONDS,
         )
         read = subprocess.run(
             [LMOS, "read", job["url"], "modelConfiguration", *common],
-            capture_output=True, text=True, timeout=CLIENT_SECONDS,
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=CLIENT_SECONDS,
         )
         if call.returncode != 0 or read.returncode != 0:
             result["error"] = (call.stderr + read.stderr).strip() or "exit status"
@@ -160,7 +168,9 @@ def run_client(language: str, jobs: list[dict[str, str]]) -> list[dict[str, Any]
         "javascript": [NODE, str(ROOT / "node" / "examples" / "interop_client.mjs"), argument],
         "kotlin": [str(KOTLIN_EXAMPLES / "interop-client"), argument],
     }[language]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=CLIENT_SECONDS)
+    done = subprocess.run(
+        command, check=False, capture_output=True, text=True, timeout=CLIENT_SECONDS
+    )
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     if done.returncode != 0 or len(lines) != len(jobs):
         error = done.stderr.strip()[-2000:] or f"exit status {done.returncode}"
@@ -171,7 +181,10 @@ def run_client(language: str, jobs: list[dict[str, str]]) -> list[dict[str, Any]
 def main() -> int:
     for tool in (LMOS, RUST_AGENT, PYTHON):
         if not Path(tool).exists():
-            print(f"matrix: {tool} is missing; build it first (scripts/test builds it)", file=sys.stderr)
+            print(
+                f"matrix: {tool} is missing; build it first (scripts/test builds it)",
+                file=sys.stderr,
+            )
             return 2
     if shutil.which(NODE) is None:
         print(f"matrix: {NODE} is not on PATH", file=sys.stderr)
@@ -243,10 +256,12 @@ def main() -> int:
         for agent, client, protocol, cell in failures:
             print(f"FAIL {client} client -> {agent} agent over {protocol}: {cell}", file=sys.stderr)
         return 0 if not failures else 1
-    except Exception as error:  # noqa: BLE001 - reported with the logs, then a failing exit
+    except Exception as error:
         print(f"matrix: {error}", file=sys.stderr)
         for log in sorted(work.glob("*.log")):
-            print(f"---- {log.name} ----\n{log.read_text(errors='replace')[-3000:]}", file=sys.stderr)
+            print(
+                f"---- {log.name} ----\n{log.read_text(errors='replace')[-3000:]}", file=sys.stderr
+            )
         return 1
     finally:
         for process in reversed(processes):

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 use lmos::thing::handler::BoxStream;
-use lmos::thing::{ActionHandle, ConsumeOptions, ConsumedThing, ThingError};
+use lmos::thing::{ActionHandle, ConsumeOptions, ConsumedThing, InteractionOptions, ThingError};
 use lmos::trace::TraceContext;
 use napi::Result;
 use napi_derive::napi;
@@ -23,6 +23,18 @@ use crate::td::thing_from;
 pub(crate) fn consume_options(text: &str) -> Result<ConsumeOptions> {
     let value = parse_json(text, "consume options")?;
     ConsumeOptions::from_json(&value).map_err(|e| type_error(e.to_string()))
+}
+
+/// Per-call options: the `uriVariables` object (JSON text; `null` or absent: none).
+fn interaction_options(uri_variables: Option<String>) -> Result<InteractionOptions> {
+    let Some(text) = uri_variables else {
+        return Ok(InteractionOptions::default());
+    };
+    match parse_json(&text, "uriVariables")? {
+        Value::Null => Ok(InteractionOptions::default()),
+        Value::Object(map) => Ok(InteractionOptions::uri_variables(map)),
+        _ => Err(type_error("uriVariables must be an object")),
+    }
 }
 
 /// Reads the trace context handed over by JavaScript (`null` or absent: none).
@@ -113,8 +125,17 @@ impl NativeConsumedThing {
 
     /// `readproperty`; the value as JSON text.
     #[napi]
-    pub async fn read_property(&self, name: String, trace: Option<String>) -> Result<String> {
-        let value = traced(trace_from(trace)?, self.inner.read_property(&name))
+    pub async fn read_property(
+        &self,
+        name: String,
+        trace: Option<String>,
+        uri_variables: Option<String>,
+    ) -> Result<String> {
+        let options = interaction_options(uri_variables)?;
+        let value = traced(
+            trace_from(trace)?,
+            self.inner.read_property_with(&name, &options),
+        )
             .await
             .map_err(|e| thing_error(&e))?;
         encode(&value)
@@ -127,9 +148,14 @@ impl NativeConsumedThing {
         name: String,
         value: String,
         trace: Option<String>,
+        uri_variables: Option<String>,
     ) -> Result<()> {
         let value = parse_json(&value, "the property value")?;
-        traced(trace_from(trace)?, self.inner.write_property(&name, value))
+        let options = interaction_options(uri_variables)?;
+        traced(
+            trace_from(trace)?,
+            self.inner.write_property_with(&name, value, &options),
+        )
             .await
             .map_err(|e| thing_error(&e))
     }
@@ -167,9 +193,14 @@ impl NativeConsumedThing {
         name: String,
         input: String,
         trace: Option<String>,
+        uri_variables: Option<String>,
     ) -> Result<String> {
         let input = parse_json(&input, "the action input")?;
-        let output = traced(trace_from(trace)?, self.inner.invoke_action(&name, input))
+        let options = interaction_options(uri_variables)?;
+        let output = traced(
+            trace_from(trace)?,
+            self.inner.invoke_action_with(&name, input, &options),
+        )
             .await
             .map_err(|e| thing_error(&e))?;
         encode(&output)
@@ -182,10 +213,15 @@ impl NativeConsumedThing {
         name: String,
         input: String,
         trace: Option<String>,
+        uri_variables: Option<String>,
     ) -> Result<NativeStream> {
         let input = parse_json(&input, "the action input")?;
+        let options = interaction_options(uri_variables)?;
         let trace = trace_from(trace)?;
-        let updates = traced(trace.clone(), self.inner.invoke_action_stream(&name, input))
+        let updates = traced(
+            trace.clone(),
+            self.inner.invoke_action_stream_with(&name, input, &options),
+        )
             .await
             .map_err(|e| thing_error(&e))?;
         Ok(NativeStream::updates(updates, trace))
@@ -198,9 +234,14 @@ impl NativeConsumedThing {
         name: String,
         input: String,
         trace: Option<String>,
+        uri_variables: Option<String>,
     ) -> Result<NativeActionHandle> {
         let input = parse_json(&input, "the action input")?;
-        let handle = traced(trace_from(trace)?, self.inner.start_action(&name, input))
+        let options = interaction_options(uri_variables)?;
+        let handle = traced(
+            trace_from(trace)?,
+            self.inner.start_action_with(&name, input, &options),
+        )
             .await
             .map_err(|e| thing_error(&e))?;
         Ok(NativeActionHandle { inner: handle })
@@ -212,9 +253,11 @@ impl NativeConsumedThing {
         &self,
         name: String,
         trace: Option<String>,
+        uri_variables: Option<String>,
     ) -> Result<NativeStream> {
+        let options = interaction_options(uri_variables)?;
         let trace = trace_from(trace)?;
-        let values = traced(trace.clone(), self.inner.observe_property(&name))
+        let values = traced(trace.clone(), self.inner.observe_property_with(&name, &options))
             .await
             .map_err(|e| thing_error(&e))?;
         Ok(NativeStream::new(values, trace))
@@ -226,9 +269,11 @@ impl NativeConsumedThing {
         &self,
         name: String,
         trace: Option<String>,
+        uri_variables: Option<String>,
     ) -> Result<NativeStream> {
+        let options = interaction_options(uri_variables)?;
         let trace = trace_from(trace)?;
-        let values = traced(trace.clone(), self.inner.subscribe_event(&name))
+        let values = traced(trace.clone(), self.inner.subscribe_event_with(&name, &options))
             .await
             .map_err(|e| thing_error(&e))?;
         Ok(NativeStream::new(values, trace))

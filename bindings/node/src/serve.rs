@@ -318,6 +318,7 @@ fn context_json(context: &InteractionContext) -> Value {
         "tracestate": trace.as_ref().and_then(|t| t.tracestate()),
         "actionId": context.action_id(),
         "principal": context.principal().map(lmos::security::Principal::to_json),
+        "uriVariables": context.uri_variables(),
     })
 }
 

@@ -147,6 +147,21 @@ fn millis(duration: Duration) -> u64 {
         .max(1)
 }
 
+/// Per-call options from the `uri_variables` keyword (a dict, or `None`).
+fn interaction_options(
+    uri_variables: Option<&Bound<'_, PyAny>>,
+) -> PyResult<lmos::thing::InteractionOptions> {
+    let Some(given) = uri_variables.filter(|v| !v.is_none()) else {
+        return Ok(lmos::thing::InteractionOptions::default());
+    };
+    match to_json(given)? {
+        Value::Object(map) => Ok(lmos::thing::InteractionOptions::uri_variables(map)),
+        _ => Err(pyo3::exceptions::PyTypeError::new_err(
+            "uri_variables must be a dict",
+        )),
+    }
+}
+
 /// A thing this process calls, following the forms of its TD.
 #[pyclass(module = "lmos._native", frozen)]
 pub struct ConsumedThing {
@@ -304,27 +319,37 @@ impl ConsumedThing {
     }
 
     /// `readproperty` (awaitable).
-    fn read_property<'py>(&self, py: Python<'py>, name: String) -> PyResult<Bound<'py, PyAny>> {
+    #[pyo3(signature = (name, *, uri_variables=None))]
+    fn read_property<'py>(
+        &self,
+        py: Python<'py>,
+        name: String,
+        uri_variables: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let options = interaction_options(uri_variables)?;
         let inner = self.inner.clone();
         awaitable(
             py,
-            async move { inner.read_property(&name).await },
+            async move { inner.read_property_with(&name, &options).await },
             json_out,
         )
     }
 
     /// `writeproperty` (awaitable).
+    #[pyo3(signature = (name, value, *, uri_variables=None))]
     fn write_property<'py>(
         &self,
         name: String,
         value: &Bound<'py, PyAny>,
+        uri_variables: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let py = value.py();
         let value = to_json(value)?;
+        let options = interaction_options(uri_variables)?;
         let inner = self.inner.clone();
         awaitable(
             py,
-            async move { inner.write_property(&name, value).await },
+            async move { inner.write_property_with(&name, value, &options).await },
             none_out,
         )
     }
@@ -359,72 +384,92 @@ impl ConsumedThing {
     }
 
     /// `invokeaction`, waiting for the output (awaitable).
-    #[pyo3(signature = (name, input=None))]
+    #[pyo3(signature = (name, input=None, *, uri_variables=None))]
     fn invoke_action<'py>(
         &self,
         py: Python<'py>,
         name: String,
         input: Option<&Bound<'py, PyAny>>,
+        uri_variables: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let input = input_value(input)?;
+        let options = interaction_options(uri_variables)?;
         let inner = self.inner.clone();
         awaitable(
             py,
-            async move { inner.invoke_action(&name, input).await },
+            async move { inner.invoke_action_with(&name, input, &options).await },
             json_out,
         )
     }
 
     /// `invokeaction`, returning a handle to the running action (awaitable).
-    #[pyo3(signature = (name, input=None))]
+    #[pyo3(signature = (name, input=None, *, uri_variables=None))]
     fn start_action<'py>(
         &self,
         py: Python<'py>,
         name: String,
         input: Option<&Bound<'py, PyAny>>,
+        uri_variables: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let input = input_value(input)?;
+        let options = interaction_options(uri_variables)?;
         let inner = self.inner.clone();
         awaitable(
             py,
-            async move { inner.start_action(&name, input).await },
+            async move { inner.start_action_with(&name, input, &options).await },
             |py, inner| Ok(Py::new(py, ActionHandle { inner })?.into_any()),
         )
     }
 
     /// `invokeaction` as an iterator of `(kind, value)` updates (awaitable).
-    #[pyo3(signature = (name, input=None))]
+    #[pyo3(signature = (name, input=None, *, uri_variables=None))]
     fn invoke_action_stream<'py>(
         &self,
         py: Python<'py>,
         name: String,
         input: Option<&Bound<'py, PyAny>>,
+        uri_variables: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let input = input_value(input)?;
+        let options = interaction_options(uri_variables)?;
         let inner = self.inner.clone();
         awaitable(
             py,
-            async move { inner.invoke_action_stream(&name, input).await },
+            async move { inner.invoke_action_stream_with(&name, input, &options).await },
             |py, updates| Ok(Py::new(py, UpdateIterator::new(updates))?.into_any()),
         )
     }
 
     /// `observeproperty`: an iterator of values, once the observation is open (awaitable).
-    fn observe_property<'py>(&self, py: Python<'py>, name: String) -> PyResult<Bound<'py, PyAny>> {
+    #[pyo3(signature = (name, *, uri_variables=None))]
+    fn observe_property<'py>(
+        &self,
+        py: Python<'py>,
+        name: String,
+        uri_variables: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let options = interaction_options(uri_variables)?;
         let inner = self.inner.clone();
         awaitable(
             py,
-            async move { inner.observe_property(&name).await },
+            async move { inner.observe_property_with(&name, &options).await },
             |py, values| Ok(Py::new(py, ValueIterator::new(values))?.into_any()),
         )
     }
 
     /// `subscribeevent`: an iterator of event data, once subscribed (awaitable).
-    fn subscribe_event<'py>(&self, py: Python<'py>, name: String) -> PyResult<Bound<'py, PyAny>> {
+    #[pyo3(signature = (name, *, uri_variables=None))]
+    fn subscribe_event<'py>(
+        &self,
+        py: Python<'py>,
+        name: String,
+        uri_variables: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let options = interaction_options(uri_variables)?;
         let inner = self.inner.clone();
         awaitable(
             py,
-            async move { inner.subscribe_event(&name).await },
+            async move { inner.subscribe_event_with(&name, &options).await },
             |py, values| Ok(Py::new(py, ValueIterator::new(values))?.into_any()),
         )
     }

@@ -408,6 +408,14 @@ impl HandlerContext {
             .and_then(|t| t.tracestate().map(str::to_owned))
     }
 
+    /// The `uriVariables` the caller sent (a dict, checked against the affordance's schemas;
+    /// empty when there are none).
+    #[getter]
+    fn uri_variables(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let variables = serde_json::Value::Object(self.context.uri_variables().clone());
+        Ok(crate::convert::to_py(py, &variables)?.unbind())
+    }
+
     /// Who the caller proved to be (a dict: `scheme`, `subject`, `did`, `scopes`,
     /// `credentials`), or `None` for an open thing or an in-process call.
     #[getter]
