@@ -9,6 +9,7 @@
 pub mod client;
 pub mod did;
 pub mod index;
+pub mod jsonpath;
 pub mod mdns;
 pub mod postgres;
 pub mod registration;

@@ -522,6 +522,36 @@ impl DirectoryStore for SqliteStore {
         })
     }
 
+    fn all_containing(
+        &self,
+        needles: Vec<String>,
+        now: Timestamp,
+    ) -> StoreFuture<'_, Vec<StoredThing>> {
+        self.run(move |connection| {
+            let mut statement = connection
+                .prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM things t WHERE t.expires IS NULL OR t.expires > ?1
+                     ORDER BY t.id"
+                ))
+                .map_err(store_error)?;
+            let mut rows = statement.query([to_i64(now.millis)]).map_err(store_error)?;
+            let mut found = Vec::new();
+            // The TD text is looked at in place; only the rows that contain every needle are
+            // copied and parsed.
+            while let Some(row) = rows.next().map_err(store_error)? {
+                let text = row
+                    .get_ref(1)
+                    .map_err(store_error)?
+                    .as_str()
+                    .map_err(store_error)?;
+                if needles.iter().all(|needle| text.contains(needle.as_str())) {
+                    found.push(to_stored(read_row(row).map_err(store_error)?)?);
+                }
+            }
+            Ok(found)
+        })
+    }
+
     fn purge_expired(&self, now: Timestamp) -> StoreFuture<'_, Vec<ChangeEvent>> {
         Box::pin(async move {
             let events = self
