@@ -75,6 +75,9 @@ test("a did:web document leads to its agent and to the agents of its directory",
     const consumed = await consume(thing.td);
     assert.equal(await consumed.invokeAction("ask", "hello"), `${thing.td.title} heard hello`);
   }
+  // Closing the servient deletes its entry (while the directory is still up).
+  await other.servient.close();
+  await assert.rejects(directory.client().get("urn:example:forecaster"), (error) => error.code === "directory_not_found");
 });
 
 test("DID introduction errors carry codes and name the service", async (t) => {
