@@ -686,6 +686,55 @@ export declare class DirectoryRegistration {
   deregister(): Promise<void>;
 }
 
+// ----- DID-based introduction and mDNS --------------------------------------------------------
+
+/** A thing a DID led to. */
+export interface DiscoveredThing {
+  /** Its Thing Description (from a directory: with `registration`). */
+  td: ThingDescription;
+  /** Where the TD was read: the `WotThing` endpoint, or the directory's `things/{id}`. */
+  url: string;
+  /** The id of the DID service that led here. */
+  service: string;
+  /** The base URL of the directory that listed it; null for a `WotThing` service. */
+  directory: string | null;
+}
+
+/**
+ * Every thing `did` leads to through its `WotThing` and `WotDirectory` services. Rejects with an
+ * IdentityError when the DID cannot be resolved, a DiscoveryError (`discovery_did_*`) otherwise.
+ */
+export declare function discoverDid(did: string, options?: ResolverOptions): Promise<DiscoveredThing[]>;
+
+/** What an mDNS advertisement announces. */
+export type ServiceKind = "thing" | "directory";
+
+/** A service found by mDNS, with its TD fetched (`td` null and `error` set when that failed). */
+export interface FoundService {
+  instance: string;
+  kind: ServiceKind;
+  url: string;
+  td: ThingDescription | null;
+  error: string | null;
+}
+
+/** DNS-SD over multicast DNS: advertises things and directories, browses for them. */
+export declare class Mdns {
+  /** `port`: the UDP port (default 5353; another port makes a private group). */
+  constructor(options?: { port?: number });
+  advertise(kind: ServiceKind, instance: string, host: string, port: number, tdPath: string): void;
+  /** Advertises every thing of a started servient; how many. */
+  advertiseServient(servient: Servient): number;
+  advertiseDirectory(instance: string, directory: DirectoryServer): void;
+  /** What is found within `seconds`. */
+  browseFor(seconds: number, kind?: ServiceKind): Promise<FoundService[]>;
+  /** The services as they are found; does not end by itself. */
+  browse(kind?: ServiceKind): Stream<FoundService>;
+  /** Withdraws every advertisement and stops the daemon. */
+  shutdown(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
 // ----- identity ------------------------------------------------------------------------------
 
 /** An Ed25519 key pair; inspect/JSON/toString show only its public side. */
@@ -972,6 +1021,8 @@ declare const lmos: {
   serveDirectory: typeof serveDirectory;
   DirectoryClient: typeof DirectoryClient;
   DirectoryRegistration: typeof DirectoryRegistration;
+  discoverDid: typeof discoverDid;
+  Mdns: typeof Mdns;
   Ed25519KeyPair: typeof Ed25519KeyPair;
   verifySignature: typeof verifySignature;
   resolveDid: typeof resolveDid;

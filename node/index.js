@@ -1213,6 +1213,91 @@ class DirectoryRegistration {
   }
 }
 
+// ----- DID-based introduction and mDNS ----------------------------------------------------------
+
+/**
+ * Every thing `did` leads to: the TDs its `WotThing` services point at, then every thing the
+ * directories of its `WotDirectory` services list (a TD whose `id` was already found is left
+ * out); resolves to `[{td, url, service, directory}]`. `options` are resolver options
+ * (`allowHttpLoopback`, `timeoutMs`, `maxDocumentBytes`, `pinned`). A DID that cannot be
+ * resolved rejects with an IdentityError; no such service, a bad or unreachable endpoint, or an
+ * endpoint that is not a directory with a DiscoveryError (`code` `discovery_did_*`, `service`).
+ */
+async function discoverDid(did, options) {
+  return JSON.parse(await later(native.discoverDid(checkName(did, "the DID"), resolverJson(options))));
+}
+
+const SERVICE_KINDS = ["thing", "directory"];
+
+function checkServiceKind(kind) {
+  if (kind === undefined || kind === null) return null;
+  if (!SERVICE_KINDS.includes(kind)) throw new TypeError(`the service kind is "thing" or "directory", not ${JSON.stringify(kind)}`);
+  return kind;
+}
+
+function checkPort(port, what) {
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new TypeError(`${what} must be an integer from 0 to 65535`);
+  return port;
+}
+
+/**
+ * DNS-SD over multicast DNS (WoT Discovery): advertises things as `_wot._tcp` services and
+ * directories as `_directory._sub._wot._tcp` (TXT `td`, `type`, `scheme`) and browses for them,
+ * fetching each TD. `port` is the UDP port (5353 is mDNS; another port makes a private group).
+ * A service bound to 127.0.0.1 is only visible where the loopback interface does multicast: bind
+ * to an interface address (or 0.0.0.0) to be found on the network.
+ */
+class Mdns {
+  constructor(options = {}) {
+    if (options === null || typeof options !== "object") throw new TypeError("Mdns options are an object");
+    for (const key of Object.keys(options)) if (key !== "port") throw new TypeError(`unknown mDNS option ${key}`);
+    const port = checkPort(options.port ?? 5353, "the mDNS port");
+    this._native = sync(() => new native.NativeMdns(port));
+  }
+
+  /** Advertises `instance` (`kind` "thing" or "directory") at `host:port` with its TD at `tdPath`. */
+  advertise(kind, instance, host, port, tdPath) {
+    if (checkServiceKind(kind) === null) throw new TypeError('the service kind is "thing" or "directory"');
+    sync(() =>
+      this._native.advertise(kind, checkName(instance, "the instance name"), checkName(host, "the host"), checkPort(port, "the port"), checkName(tdPath, "the TD path")),
+    );
+  }
+
+  /** Advertises every thing a started servient hosts (instance: its title; TD path `/{slug}`); returns how many. */
+  advertiseServient(servient) {
+    if (!(servient instanceof Servient)) throw new TypeError("advertiseServient() takes a Servient");
+    return sync(() => this._native.advertiseServient(servient._native));
+  }
+
+  /** Advertises a running DirectoryServer (its TD is at `/`). */
+  advertiseDirectory(instance, directory) {
+    if (!(directory instanceof DirectoryServer)) throw new TypeError("advertiseDirectory() takes a DirectoryServer");
+    const { host, port } = directory.address;
+    this.advertise("directory", instance, host, port, "/");
+  }
+
+  /** What is found within `seconds`: `[{instance, kind, url, td, error}]` (`td` null with `error` when its fetch failed). */
+  async browseFor(seconds, kind) {
+    if (typeof seconds !== "number" || !(seconds >= 0)) throw new TypeError("the browse time is a non-negative number of seconds");
+    return JSON.parse(await later(this._native.browseFor(seconds, checkServiceKind(kind))));
+  }
+
+  /** The services as they are found: an async iterator that does not end by itself (`return()`/`close()` it). */
+  browse(kind) {
+    const checked = checkServiceKind(kind);
+    return new Stream(sync(() => this._native.browse(checked)));
+  }
+
+  /** Withdraws every advertisement (goodbye packets) and stops the daemon. */
+  async shutdown() {
+    await later(this._native.shutdown());
+  }
+
+  async [Symbol.asyncDispose]() {
+    await this.shutdown();
+  }
+}
+
 // ----- identity -------------------------------------------------------------------------------
 
 const inspectSymbol = Symbol.for("nodejs.util.inspect.custom");
@@ -1540,6 +1625,8 @@ module.exports = {
   serveDirectory,
   DirectoryClient,
   DirectoryRegistration,
+  discoverDid,
+  Mdns,
   // identity
   Ed25519KeyPair,
   verifySignature,

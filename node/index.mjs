@@ -29,6 +29,8 @@ export const {
   serveDirectory,
   DirectoryClient,
   DirectoryRegistration,
+  discoverDid,
+  Mdns,
   Ed25519KeyPair,
   verifySignature,
   resolveDid,

@@ -1,6 +1,7 @@
 """Discovery: a Thing Description Directory served from Python (:class:`DirectoryServer`), its
-client (:class:`DirectoryClient`) and the entry an exposed thing keeps alive
-(:class:`DirectoryRegistration`)."""
+client (:class:`DirectoryClient`), the entry an exposed thing keeps alive
+(:class:`DirectoryRegistration`), DNS-SD/mDNS (:class:`Mdns`) and DID-based introduction
+(:func:`discover_did`)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,13 @@ import builtins
 from collections.abc import Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
+from urllib.parse import urlsplit
 
 from lmos import _native
+
+if TYPE_CHECKING:
+    from lmos._serve import Servient
 
 EventKind = Literal["created", "updated", "deleted"]
 """The kind of a directory change."""
@@ -304,3 +309,159 @@ class DirectoryRegistration:
     async def deregister(self) -> None:
         """Stops refreshing and deletes the entry (one already gone is not an error)."""
         await self._native.deregister()
+
+
+# ----- DID-based introduction -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DiscoveredThing:
+    """A thing a DID led to: its ``td``, the ``url`` it was read from (the ``WotThing`` endpoint,
+    or the directory's ``things/{id}``), the ``service`` id of the DID document that led there,
+    and the base URL of the ``directory`` that listed it (``None`` for a ``WotThing``)."""
+
+    td: dict[str, Any]
+    url: str
+    service: str
+    directory: str | None
+
+
+async def discover_did(
+    did: str, resolver: _native.DidResolver | None = None
+) -> builtins.list[DiscoveredThing]:
+    """Every thing ``did`` leads to: the TDs its ``WotThing`` services point at, then every thing
+    the directories of its ``WotDirectory`` services list (a TD whose ``id`` was already found is
+    left out). ``did:web`` is fetched over HTTPS (plain http for loopback hosts only with
+    ``DidResolver(allow_http_loopback=True)``); a ``did:key`` has services only when pinned in
+    the resolver. A DID that cannot be resolved raises the resolver's :class:`lmos.IdentityError`;
+    a document without such services, a bad or unreachable endpoint, or an endpoint that is not
+    a directory raise :class:`lmos.DirectoryError` (``code`` ``discovery_did_*``, ``service``
+    naming the service)."""
+    found = await _native.discover_did(did, resolver)
+    return [
+        DiscoveredThing(
+            td=item["td"], url=item["url"], service=item["service"], directory=item["directory"]
+        )
+        for item in found
+    ]
+
+
+# ----- mDNS -------------------------------------------------------------------------------------
+
+ServiceKind = Literal["thing", "directory"]
+"""What an mDNS advertisement announces."""
+
+
+@dataclass(frozen=True)
+class FoundService:
+    """A service found on the network: its DNS-SD ``instance`` name, ``kind``, the ``url`` of its
+    TD and the ``td`` fetched from there (``None`` with the reason in ``error`` when that
+    failed)."""
+
+    instance: str
+    kind: ServiceKind
+    url: str
+    td: dict[str, Any] | None
+    error: str | None
+
+
+def _found(item: dict[str, Any]) -> FoundService:
+    return FoundService(
+        instance=item["instance"],
+        kind=item["kind"],
+        url=item["url"],
+        td=item["td"],
+        error=item["error"],
+    )
+
+
+class MdnsBrowse:
+    """The services an :class:`Mdns` browse finds, as an ``async for`` stream (it does not end by
+    itself: break out, or :meth:`aclose`)."""
+
+    __slots__ = ("_native",)
+
+    def __init__(self, native: _native.MdnsBrowser) -> None:
+        self._native = native
+
+    def __aiter__(self) -> MdnsBrowse:
+        return self
+
+    async def __anext__(self) -> FoundService:
+        return _found(await self._native.__anext__())
+
+    async def aclose(self) -> None:
+        """Stops browsing; the stream then ends."""
+        await self._native.aclose()
+
+
+class Mdns:
+    """DNS-SD over multicast DNS (WoT Discovery): advertises things as ``_wot._tcp`` services and
+    directories as ``_directory._sub._wot._tcp`` (TXT ``td``, ``type``, ``scheme``), and browses
+    for them, fetching each TD::
+
+        mdns = lmos.Mdns()
+        mdns.advertise_servient(servient)
+        found = await mdns.browse_for(3.0)
+
+    ``port`` is the UDP port (5353 is mDNS; another port makes a private group, e.g. for tests).
+    A service bound to 127.0.0.1 is only visible where the loopback interface does multicast:
+    bind to an interface address (or ``0.0.0.0``) to be found on the network. Errors are
+    :class:`lmos.DirectoryError` with ``code`` ``discovery_mdns``."""
+
+    __slots__ = ("_native",)
+
+    def __init__(self, *, port: int = 5353) -> None:
+        self._native = _native.Mdns(port=port)
+
+    def advertise(
+        self, kind: ServiceKind, instance: str, host: str, port: int, td_path: str
+    ) -> None:
+        """Advertises ``instance`` at ``host:port`` with its TD at ``td_path``."""
+        self._native.advertise(kind, instance, host, port, td_path)
+
+    def advertise_servient(self, servient: Servient) -> int:
+        """Advertises every thing a started servient hosts (instance name: its title; TD path:
+        ``/{slug}``); returns how many. Raises :class:`lmos.NotRegistrable` before
+        :meth:`lmos.Servient.start`."""
+        address = servient.http_address
+        things = servient.things()
+        if address is None:
+            error = _native.NotRegistrable("cannot register: the servient has not started")
+            error.code = "discovery_not_registrable"
+            raise error
+        for thing in things:
+            url = thing.td_url
+            path = urlsplit(url).path if url else f"/{thing.slug}"
+            self._native.advertise("thing", thing.title, address[0], address[1], path)
+        return len(things)
+
+    def advertise_directory(self, instance: str, directory: DirectoryServer) -> None:
+        """Advertises a running directory (its TD is at ``/``)."""
+        host, port = directory.address
+        self._native.advertise("directory", instance, host, port, "/")
+
+    async def browse_for(
+        self, timeout: float, kind: ServiceKind | None = None
+    ) -> builtins.list[FoundService]:
+        """What is found within ``timeout`` seconds (``kind``: only things or directories)."""
+        return [_found(item) for item in await self._native.browse_for(timeout, kind)]
+
+    def browse(self, kind: ServiceKind | None = None) -> MdnsBrowse:
+        """The services as they are found, an ``async for`` stream."""
+        return MdnsBrowse(self._native.browse(kind))
+
+    async def shutdown(self) -> None:
+        """Withdraws every advertisement (goodbye packets) and stops the daemon."""
+        await self._native.shutdown()
+
+    async def __aenter__(self) -> Mdns:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.shutdown()

@@ -1,6 +1,7 @@
 //! Discovery (`lmos::discovery`): a Thing Description Directory served from Node.js, the
 //! `DirectoryClient` (register, read, search, watch) and `ExposedThing.register`. TDs, queries
-//! and events cross as JSON text; TTLs are seconds, as in a TD's `registration.ttl`.
+//! and events cross as JSON text; TTLs are seconds, as in a TD's `registration.ttl`. Also
+//! DNS-SD/mDNS (`NativeMdns`) and DID-based introduction (`discover_did`).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -8,8 +9,9 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use lmos::discovery::{
-    ChangeKind, Directory, DirectoryClient, DirectoryError, DirectoryEvent, DirectoryRegistration,
-    DirectorySettings, DiscoveryError, RunningDirectory, SearchQuery, WatchOptions,
+    ChangeKind, DidDiscoveryError, Directory, DirectoryClient, DirectoryError, DirectoryEvent,
+    DirectoryRegistration, DirectorySettings, DiscoveryError, FoundService, Mdns, MdnsOptions,
+    RunningDirectory, SearchQuery, ServiceKind, WatchOptions,
 };
 use lmos::thing::handler::BoxStream;
 use napi::Result;
@@ -19,7 +21,7 @@ use serde_json::{json, Value};
 use tokio::sync::{watch, Mutex};
 
 use crate::errors::{encoded, parse_json, type_error};
-use crate::serve::NativeExposedThing;
+use crate::serve::{NativeExposedThing, NativeServient};
 
 /// The encoded form of a directory error, with its fields as details.
 pub fn directory_error(error: &DirectoryError) -> napi::Error {
@@ -446,5 +448,213 @@ impl NativeExposedThing {
             .await
             .map_err(|e| discovery_error(&e))?;
         Ok(NativeDirectoryRegistration { inner })
+    }
+}
+
+// ----- DID-based introduction ------------------------------------------------------------------
+
+/// The encoded form of a DID discovery error: the resolver's or directory's code when they
+/// failed, else `discovery_did_*`; `service` (and `url`) name what failed.
+fn did_discovery_error(error: &DidDiscoveryError) -> napi::Error {
+    let details = match error {
+        DidDiscoveryError::Resolution(inner) => return crate::identity::identity_error(inner),
+        DidDiscoveryError::NoServices { did } => json!({"did": did}),
+        DidDiscoveryError::Endpoint { service, .. } => json!({"service": service}),
+        DidDiscoveryError::Fetch { service, url, .. }
+        | DidDiscoveryError::NotDirectory { service, url } => {
+            json!({"service": service, "url": url})
+        }
+        DidDiscoveryError::Directory { service, source } => {
+            let mut details = match source {
+                DirectoryError::NotFound { id } => json!({"id": id}),
+                DirectoryError::Status { status, detail } => {
+                    json!({"status": status, "detail": detail})
+                }
+                _ => json!({}),
+            };
+            details["service"] = json!(service);
+            details
+        }
+    };
+    encoded(error.code(), &error.to_string(), details)
+}
+
+/// Every thing `did` leads to through its `WotThing` and `WotDirectory` services, as JSON text
+/// (`[{td, url, service, directory}]`); `resolver`: resolver options as JSON text.
+#[napi]
+pub async fn discover_did(did: String, resolver: String) -> Result<String> {
+    let resolver = crate::identity::resolver_from(&resolver)?;
+    let found = lmos::discovery::discover_did(&resolver, &did)
+        .await
+        .map_err(|e| did_discovery_error(&e))?;
+    let list: Vec<Value> = found
+        .into_iter()
+        .map(|thing| {
+            json!({
+                "td": thing.td,
+                "url": thing.url,
+                "service": thing.service,
+                "directory": thing.directory,
+            })
+        })
+        .collect();
+    encode(&Value::Array(list))
+}
+
+// ----- mDNS -------------------------------------------------------------------------------------
+
+fn service_kind(name: &str) -> Result<ServiceKind> {
+    match name {
+        "thing" => Ok(ServiceKind::Thing),
+        "directory" => Ok(ServiceKind::Directory),
+        other => Err(type_error(format!(
+            "unknown service kind {other:?} (thing or directory)"
+        ))),
+    }
+}
+
+fn found_json(found: FoundService) -> Value {
+    let (td, error) = match found.td {
+        Ok(td) => (td, Value::Null),
+        Err(error) => (Value::Null, Value::String(error)),
+    };
+    json!({
+        "instance": found.instance,
+        "kind": match found.kind {
+            ServiceKind::Thing => "thing",
+            ServiceKind::Directory => "directory",
+        },
+        "url": found.url,
+        "td": td,
+        "error": error,
+    })
+}
+
+/// A DNS-SD/mDNS responder and browser (its own daemon thread).
+#[napi]
+pub struct NativeMdns {
+    inner: Arc<Mdns>,
+}
+
+#[napi]
+impl NativeMdns {
+    /// Starts the daemon on UDP `port` (5353 is mDNS; another port makes a private group).
+    #[napi(constructor)]
+    pub fn new(port: u32) -> Result<Self> {
+        let port = u16::try_from(port)
+            .map_err(|_| type_error(format!("{port} is not a UDP port number")))?;
+        let inner = Mdns::new(MdnsOptions { port }).map_err(|e| discovery_error(&e))?;
+        Ok(NativeMdns {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// Advertises `instance` (`kind` `thing` or `directory`) at `host:port` with its TD at
+    /// `td_path`; host `0.0.0.0` advertises every interface's address.
+    #[napi]
+    pub fn advertise(
+        &self,
+        kind: String,
+        instance: String,
+        host: String,
+        port: u32,
+        td_path: String,
+    ) -> Result<()> {
+        let kind = service_kind(&kind)?;
+        let ip: IpAddr = host
+            .parse()
+            .map_err(|_| type_error(format!("{host:?} is not an IP address")))?;
+        let port = u16::try_from(port)
+            .map_err(|_| type_error(format!("{port} is not a TCP port number")))?;
+        self.inner
+            .advertise(kind, &instance, SocketAddr::new(ip, port), &td_path)
+            .map_err(|e| discovery_error(&e))
+    }
+
+    /// Advertises every thing a started servient hosts; how many.
+    #[napi]
+    pub fn advertise_servient(&self, servient: &NativeServient) -> Result<u32> {
+        self.inner
+            .advertise_servient(&servient.inner)
+            .map(|n| u32::try_from(n).unwrap_or(u32::MAX))
+            .map_err(|e| discovery_error(&e))
+    }
+
+    /// What is found within `seconds` (JSON text: `[{instance, kind, url, td, error}]`).
+    #[napi]
+    pub async fn browse_for(&self, seconds: f64, kind: Option<String>) -> Result<String> {
+        let kind = kind.as_deref().map(service_kind).transpose()?;
+        let window = Duration::try_from_secs_f64(seconds).map_err(|_| {
+            type_error(format!(
+                "the browse time must be a non-negative number of seconds, not {seconds}"
+            ))
+        })?;
+        let found = self
+            .inner
+            .browse_for(kind, window)
+            .await
+            .map_err(|e| discovery_error(&e))?;
+        encode(&Value::Array(found.into_iter().map(found_json).collect()))
+    }
+
+    /// The services as they are found, pulled by JavaScript (`next`) until `close`.
+    #[napi]
+    pub fn browse(&self, kind: Option<String>) -> Result<NativeMdnsBrowser> {
+        let kind = kind.as_deref().map(service_kind).transpose()?;
+        let stream = self.inner.browse(kind).map_err(|e| discovery_error(&e))?;
+        Ok(NativeMdnsBrowser {
+            stream: Arc::new(Mutex::new(Some(stream))),
+            closed: watch::channel(false).0,
+        })
+    }
+
+    /// Withdraws every advertisement (goodbye packets) and stops the daemon.
+    #[napi]
+    pub async fn shutdown(&self) -> Result<()> {
+        self.inner.shutdown().await;
+        Ok(())
+    }
+}
+
+/// The services an mDNS browse finds, pulled by JavaScript (`next`) and ended by `close`.
+#[napi]
+pub struct NativeMdnsBrowser {
+    stream: Arc<Mutex<Option<BoxStream<FoundService>>>>,
+    closed: watch::Sender<bool>,
+}
+
+#[napi]
+impl NativeMdnsBrowser {
+    /// The next service found as JSON text; `null` once closed.
+    #[napi]
+    pub async fn next(&self) -> Result<Option<String>> {
+        let mut closed = self.closed.subscribe();
+        if *closed.borrow() {
+            return Ok(None);
+        }
+        let mut guard = self.stream.lock().await;
+        let Some(stream) = guard.as_mut() else {
+            return Ok(None);
+        };
+        let item = tokio::select! {
+            item = stream.next() => item,
+            _ = closed.wait_for(|closed| *closed) => None,
+        };
+        match item {
+            Some(found) => encode(&found_json(found)).map(Some),
+            None => {
+                *guard = None;
+                Ok(None)
+            }
+        }
+    }
+
+    /// Stops browsing: a pending `next` resolves to `null`.
+    #[napi]
+    pub async fn close(&self) -> Result<()> {
+        self.closed.send_replace(true);
+        let stream = self.stream.lock().await.take();
+        drop(stream);
+        Ok(())
     }
 }

@@ -1,6 +1,7 @@
 //! Discovery from Python: a directory server (`DirectoryServer`), its client (`DirectoryClient`,
 //! with `watch` as an async iterator of change events) and the registration an exposed thing
-//! keeps alive (`DirectoryRegistration`).
+//! keeps alive (`DirectoryRegistration`), DNS-SD/mDNS advertising and browsing (`Mdns`) and
+//! DID-based introduction (`discover_did`).
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -13,14 +14,14 @@ use serde_json::{json, Value};
 use tokio::sync::Mutex;
 
 use lmos::discovery::{
-    ChangeKind, Directory, DirectoryError, DirectoryEvent, DirectorySettings, SearchQuery,
-    WatchOptions,
+    ChangeKind, DidDiscoveryError, Directory, DirectoryError, DirectoryEvent, DirectorySettings,
+    DiscoveryError, FoundService, MdnsOptions, SearchQuery, ServiceKind, WatchOptions,
 };
 use lmos::thing::BoxStream;
 
 use crate::bridge::{attach_alive, stop_iteration};
 use crate::convert::{to_json, to_py};
-use crate::errors::{directory_error, discovery_error, in_future};
+use crate::errors::{directory_error, discovery_error, identity_error, in_future};
 
 /// A directory error, raised from inside a future.
 fn raise(error: DirectoryError) -> PyErr {
@@ -468,8 +469,229 @@ pub fn register_thing<'py>(
     })
 }
 
+// ----- DID-based introduction ------------------------------------------------------------------
+
+/// The Python exception for a DID discovery error: the resolver's `IdentityError` subclass, the
+/// directory's `DirectoryError` subclass, else `DirectoryError` itself; always with `code`.
+fn did_discovery_error(py: Python<'_>, error: &DidDiscoveryError) -> PyErr {
+    let err = match error {
+        DidDiscoveryError::Resolution(inner) => return identity_error(py, inner),
+        DidDiscoveryError::Directory { source, .. } => {
+            let err = directory_error(py, source);
+            // The message names the service that led to the directory.
+            let _ = err.value(py).setattr("service", service_of(error));
+            return err;
+        }
+        _ => crate::errors::DirectoryError::new_err(error.to_string()),
+    };
+    let _ = err.value(py).setattr("code", error.code());
+    let _ = err.value(py).setattr("service", service_of(error));
+    err
+}
+
+fn service_of(error: &DidDiscoveryError) -> Option<String> {
+    match error {
+        DidDiscoveryError::Endpoint { service, .. }
+        | DidDiscoveryError::Fetch { service, .. }
+        | DidDiscoveryError::NotDirectory { service, .. }
+        | DidDiscoveryError::Directory { service, .. } => Some(service.clone()),
+        DidDiscoveryError::Resolution(_) | DidDiscoveryError::NoServices { .. } => None,
+    }
+}
+
+/// Every thing `did` leads to through its `WotThing` and `WotDirectory` services (awaitable list
+/// of `{"td", "url", "service", "directory"}`).
+#[pyfunction]
+#[pyo3(signature = (did, resolver=None))]
+fn discover_did<'py>(
+    py: Python<'py>,
+    did: String,
+    resolver: Option<PyRef<'py, crate::identity::DidResolver>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let resolver = resolver.map(|r| r.inner.clone()).unwrap_or_default();
+    pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        let found = lmos::discovery::discover_did(&resolver, &did)
+            .await
+            .map_err(|error| {
+                let message = error.to_string();
+                in_future(|py| did_discovery_error(py, &error), message)
+            })?;
+        let value = Value::Array(
+            found
+                .into_iter()
+                .map(|thing| {
+                    json!({
+                        "td": thing.td,
+                        "url": thing.url,
+                        "service": thing.service,
+                        "directory": thing.directory,
+                    })
+                })
+                .collect(),
+        );
+        attach_alive(|py| json_out(py, value)).unwrap_or_else(|| Err(exiting()))
+    })
+}
+
+// ----- mDNS -------------------------------------------------------------------------------------
+
+fn mdns_raise(error: DiscoveryError) -> PyErr {
+    let message = error.to_string();
+    in_future(|py| discovery_error(py, &error), message)
+}
+
+fn service_kind(name: &str) -> PyResult<ServiceKind> {
+    match name {
+        "thing" | "Thing" => Ok(ServiceKind::Thing),
+        "directory" | "Directory" => Ok(ServiceKind::Directory),
+        other => Err(PyValueError::new_err(format!(
+            "unknown service kind {other:?}: use \"thing\" or \"directory\""
+        ))),
+    }
+}
+
+fn found_json(found: FoundService) -> Value {
+    let (td, error) = match found.td {
+        Ok(td) => (td, Value::Null),
+        Err(error) => (Value::Null, Value::String(error)),
+    };
+    json!({
+        "instance": found.instance,
+        "kind": match found.kind {
+            ServiceKind::Thing => "thing",
+            ServiceKind::Directory => "directory",
+        },
+        "url": found.url,
+        "td": td,
+        "error": error,
+    })
+}
+
+/// A DNS-SD/mDNS responder and browser (its own daemon thread).
+#[pyclass(module = "lmos._native", frozen)]
+pub struct Mdns {
+    inner: Arc<lmos::discovery::Mdns>,
+}
+
+#[pymethods]
+impl Mdns {
+    /// Starts the daemon on UDP `port` (5353 is mDNS; another port makes a private group).
+    #[new]
+    #[pyo3(signature = (*, port=5353))]
+    fn new(py: Python<'_>, port: u16) -> PyResult<Self> {
+        let inner = lmos::discovery::Mdns::new(MdnsOptions { port })
+            .map_err(|e| discovery_error(py, &e))?;
+        Ok(Mdns {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// Advertises `instance` (`kind` `"thing"` or `"directory"`) at `host:port` with its TD at
+    /// `td_path`; host `0.0.0.0` advertises every interface's address.
+    fn advertise(
+        &self,
+        py: Python<'_>,
+        kind: &str,
+        instance: &str,
+        host: &str,
+        port: u16,
+        td_path: &str,
+    ) -> PyResult<()> {
+        let kind = service_kind(kind)?;
+        let ip: IpAddr = host
+            .parse()
+            .map_err(|_| PyValueError::new_err(format!("{host:?} is not an IP address")))?;
+        self.inner
+            .advertise(kind, instance, SocketAddr::new(ip, port), td_path)
+            .map_err(|e| discovery_error(py, &e))
+    }
+
+    /// What is found within `timeout` seconds (awaitable list of `{"instance", "kind", "url",
+    /// "td", "error"}`).
+    #[pyo3(signature = (timeout, kind=None))]
+    fn browse_for<'py>(
+        &self,
+        py: Python<'py>,
+        timeout: f64,
+        kind: Option<&str>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let kind = kind.map(service_kind).transpose()?;
+        let window = seconds(timeout, "timeout")?;
+        let inner = self.inner.clone();
+        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+            let found = inner.browse_for(kind, window).await.map_err(mdns_raise)?;
+            let value = Value::Array(found.into_iter().map(found_json).collect());
+            attach_alive(|py| json_out(py, value)).unwrap_or_else(|| Err(exiting()))
+        })
+    }
+
+    /// The services found, as an async iterator that does not end by itself.
+    #[pyo3(signature = (kind=None))]
+    fn browse(&self, py: Python<'_>, kind: Option<&str>) -> PyResult<MdnsBrowser> {
+        let kind = kind.map(service_kind).transpose()?;
+        let stream = self
+            .inner
+            .browse(kind)
+            .map_err(|e| discovery_error(py, &e))?;
+        Ok(MdnsBrowser {
+            stream: Arc::new(Mutex::new(Some(stream))),
+        })
+    }
+
+    /// Withdraws every advertisement (goodbye packets) and stops the daemon (awaitable).
+    fn shutdown<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let inner = self.inner.clone();
+        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+            inner.shutdown().await;
+            Ok(())
+        })
+    }
+}
+
+/// An async iterator over the services an [`Mdns`] browse finds.
+#[pyclass(module = "lmos._native", frozen)]
+pub struct MdnsBrowser {
+    stream: Arc<Mutex<Option<BoxStream<FoundService>>>>,
+}
+
+#[pymethods]
+impl MdnsBrowser {
+    fn __aiter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    fn __anext__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let stream = self.stream.clone();
+        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+            let mut guard = stream.lock().await;
+            let Some(found) = guard.as_mut() else {
+                return Err(stop_iteration());
+            };
+            let Some(found) = found.next().await else {
+                *guard = None;
+                return Err(stop_iteration());
+            };
+            drop(guard);
+            let value = found_json(found);
+            attach_alive(|py| json_out(py, value)).unwrap_or_else(|| Err(exiting()))
+        })
+    }
+
+    /// Stops browsing; the iterator then ends.
+    fn aclose<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let stream = self.stream.clone();
+        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+            stream.lock().await.take();
+            Ok(())
+        })
+    }
+}
+
 /// Registers the discovery classes on the native module.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(discover_did, m)?)?;
+    m.add_class::<Mdns>()?;
+    m.add_class::<MdnsBrowser>()?;
     m.add_class::<DirectoryServer>()?;
     m.add_class::<DirectoryClient>()?;
     m.add_class::<DirectoryEventIterator>()?;

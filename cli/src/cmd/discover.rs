@@ -1,5 +1,6 @@
-//! `lmos discover`: find agents and tools in a directory (and, with `--mdns`, on the local
-//! network) and print one per line, or JSON.
+//! `lmos discover`: find agents and tools in a directory (with `--mdns` also on the local
+//! network, with `--did` also through the services of a DID document) and print one per line,
+//! or JSON.
 //!
 //! Exit status: 0 on success (also when nothing matched), 2 for a bad argument, 3 when the
 //! directory cannot be reached or refuses the query.
@@ -7,7 +8,10 @@
 use std::time::Duration;
 
 use lmos::discovery::index::{query_words, IndexFields};
-use lmos::discovery::{DirectoryClient, Mdns, MdnsOptions, SearchQuery, ServiceKind};
+use lmos::discovery::{
+    introduce, DidDiscoveryError, DirectoryClient, Mdns, MdnsOptions, SearchQuery, ServiceKind,
+};
+use lmos::identity::{DidResolver, ResolverOptions};
 use serde_json::Value;
 
 use crate::Format;
@@ -26,6 +30,13 @@ pub struct Args {
     /// listed, directories found there are searched (unless --directory names one).
     #[arg(long)]
     mdns: bool,
+    /// Also follow this DID (`did:web`, or `did:key`): the TDs its `WotThing` services point at
+    /// are listed, the directories of its `WotDirectory` services are searched.
+    #[arg(long, value_name = "DID")]
+    did: Option<String>,
+    /// Fetch did:web documents of loopback hosts over plain http (for local testing).
+    #[arg(long, requires = "did")]
+    allow_http_loopback: bool,
     /// How long to listen for mDNS answers, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 3.0)]
     mdns_wait: f64,
@@ -121,52 +132,23 @@ fn matches(td: &Value, args: &Args) -> bool {
 
 /// Runs the command; returns the exit status.
 pub async fn run(args: Args) -> u8 {
-    if !args.mdns {
+    if !args.mdns && args.did.is_none() {
         let Some(url) = args.directory.clone() else {
-            errln!("lmos discover: name a directory with --directory URL, or browse the network with --mdns");
+            errln!("lmos discover: name a directory with --directory URL, a DID with --did DID, or browse the network with --mdns");
             return EXIT_USAGE;
         };
         return search_directory(&args, &url).await;
     }
-    if !(args.mdns_wait.is_finite() && args.mdns_wait >= 0.0) {
-        errln!("lmos discover: --mdns-wait must be a non-negative number of seconds");
-        return EXIT_USAGE;
-    }
-    let mdns = match Mdns::new(MdnsOptions {
-        port: args.mdns_port,
-    }) {
-        Ok(mdns) => mdns,
-        Err(e) => {
-            errln!("lmos discover: {e}");
-            return EXIT_UNREACHABLE;
-        }
-    };
-    let found = mdns
-        .browse_for(None, Duration::from_secs_f64(args.mdns_wait))
-        .await;
-    mdns.shutdown().await;
-    let found = match found {
-        Ok(found) => found,
-        Err(e) => {
-            errln!("lmos discover: {e}");
-            return EXIT_UNREACHABLE;
-        }
-    };
     let mut results: Vec<Value> = Vec::new();
     let mut directories: Vec<String> = args.directory.iter().cloned().collect();
-    for service in found {
-        match (&service.kind, service.td) {
-            (ServiceKind::Directory, Ok(_)) if args.directory.is_none() => {
-                let base = service.url.trim_end_matches(".well-known/wot").to_owned();
-                if !directories.contains(&base) {
-                    directories.push(base);
-                }
-            }
-            (ServiceKind::Thing, Ok(td)) if args.jsonpath.is_none() && matches(&td, &args) => {
-                results.push(td);
-            }
-            (_, Err(e)) => errln!("lmos discover: {} ({}): {e}", service.instance, service.url),
-            _ => {}
+    if args.mdns {
+        if let Err(code) = browse(&args, &mut results, &mut directories).await {
+            return code;
+        }
+    }
+    if let Some(did) = &args.did {
+        if let Err(code) = follow_did(&args, did, &mut results, &mut directories).await {
+            return code;
         }
     }
     for url in &directories {
@@ -181,6 +163,89 @@ pub async fn run(args: Args) -> u8 {
         None => true,
     });
     print(&args, results)
+}
+
+/// Things advertised on the network go to `results`, directories to `directories` (unless
+/// `--directory` names one).
+async fn browse(
+    args: &Args,
+    results: &mut Vec<Value>,
+    directories: &mut Vec<String>,
+) -> Result<(), u8> {
+    if !(args.mdns_wait.is_finite() && args.mdns_wait >= 0.0) {
+        errln!("lmos discover: --mdns-wait must be a non-negative number of seconds");
+        return Err(EXIT_USAGE);
+    }
+    let mdns = Mdns::new(MdnsOptions {
+        port: args.mdns_port,
+    })
+    .map_err(|e| {
+        errln!("lmos discover: {e}");
+        EXIT_UNREACHABLE
+    })?;
+    let found = mdns
+        .browse_for(None, Duration::from_secs_f64(args.mdns_wait))
+        .await;
+    mdns.shutdown().await;
+    let found = found.map_err(|e| {
+        errln!("lmos discover: {e}");
+        EXIT_UNREACHABLE
+    })?;
+    for service in found {
+        match (&service.kind, service.td) {
+            (ServiceKind::Directory, Ok(_)) if args.directory.is_none() => {
+                let base = service.url.trim_end_matches(".well-known/wot").to_owned();
+                if !directories.contains(&base) {
+                    directories.push(base);
+                }
+            }
+            (ServiceKind::Thing, Ok(td)) if args.jsonpath.is_none() && matches(&td, args) => {
+                results.push(td);
+            }
+            (_, Err(e)) => errln!("lmos discover: {} ({}): {e}", service.instance, service.url),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// The TDs of the DID's `WotThing` services go to `results`, its `WotDirectory` directories to
+/// `directories`.
+async fn follow_did(
+    args: &Args,
+    did: &str,
+    results: &mut Vec<Value>,
+    directories: &mut Vec<String>,
+) -> Result<(), u8> {
+    let resolver = DidResolver::new(ResolverOptions {
+        allow_http_loopback: args.allow_http_loopback,
+        ..ResolverOptions::default()
+    });
+    let introduction =
+        introduce(&resolver, did).await.map_err(|e| {
+            errln!("lmos discover: {did}: {e}");
+            match e {
+                DidDiscoveryError::Resolution(lmos::identity::IdentityError::InvalidDid {
+                    ..
+                })
+                | DidDiscoveryError::Resolution(
+                    lmos::identity::IdentityError::UnsupportedMethod(_),
+                ) => EXIT_USAGE,
+                _ => EXIT_UNREACHABLE,
+            }
+        })?;
+    for thing in introduction.things {
+        if args.jsonpath.is_none() && matches(&thing.td, args) {
+            results.push(thing.td);
+        }
+    }
+    for directory in introduction.directories {
+        let base = directory.client.base_url().to_string();
+        if !directories.contains(&base) {
+            directories.push(base);
+        }
+    }
+    Ok(())
 }
 
 async fn search_directory(args: &Args, url: &str) -> u8 {

@@ -2,12 +2,14 @@
 //! ([`DirectoryStore`], [`SqliteStore`], [`PostgresStore`]), the HTTP routes that serve it
 //! ([`Directory`]), the client that registers and searches ([`DirectoryClient`]) and the
 //! registration that keeps an exposed thing's entry alive ([`DirectoryRegistration`]), and
-//! DNS-SD/mDNS advertising and browsing ([`Mdns`]).
+//! DNS-SD/mDNS advertising and browsing ([`Mdns`]), and DID-based introduction ([`discover_did`]).
 //!
 //! The routes, search and event semantics are documented in `docs/discovery.md`.
 
 pub mod client;
+pub mod did;
 pub mod index;
+pub mod jsonpath;
 pub mod mdns;
 pub mod postgres;
 pub mod registration;
@@ -16,6 +18,10 @@ pub mod sqlite;
 pub mod store;
 
 pub use client::{DirectoryClient, DirectoryEvent, WatchOptions};
+pub use did::{
+    discover_did, introduce, DidDiscoveryError, DidIntroduction, DiscoveredThing,
+    IntroducedDirectory, WOT_DIRECTORY_SERVICE,
+};
 pub use mdns::{FoundService, Mdns, MdnsOptions, ServiceKind};
 pub use postgres::PostgresStore;
 pub use registration::DirectoryRegistration;

@@ -515,6 +515,31 @@ impl DirectoryStore for PostgresStore {
         })
     }
 
+    fn all_containing(
+        &self,
+        needles: Vec<String>,
+        now: Timestamp,
+    ) -> StoreFuture<'_, Vec<StoredThing>> {
+        Box::pin(async move {
+            // strpos: an exact substring test in the server, so only candidates travel.
+            let mut sql = format!(
+                "SELECT {COLUMNS} FROM lmos_things WHERE (expires IS NULL OR expires > $1)"
+            );
+            for i in 0..needles.len() {
+                sql.push_str(&format!(" AND strpos(td, ${}) > 0", i + 2));
+            }
+            sql.push_str(" ORDER BY id");
+            let now = to_i64(now.millis);
+            let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![&now];
+            for needle in &needles {
+                params.push(needle);
+            }
+            let client = self.inner.client.lock().await;
+            let rows = client.query(&sql, &params).await.map_err(db_error)?;
+            rows.iter().map(to_stored).collect()
+        })
+    }
+
     fn purge_expired(&self, now: Timestamp) -> StoreFuture<'_, Vec<ChangeEvent>> {
         Box::pin(async move {
             let mut client = self.inner.client.lock().await;

@@ -14,6 +14,26 @@ use super::{DirectoryClient, DirectoryError, DiscoveryError};
 /// Where the current TD comes from (it may change while registered, e.g. a new base URL).
 pub type TdSource = Arc<dyn Fn() -> Value + Send + Sync>;
 
+/// The runtime the latest registration started on: deletions requested from outside a runtime
+/// (e.g. [`Servient::destroy`](crate::thing::Servient::destroy) called from a binding's thread)
+/// run there.
+static RUNTIME: Mutex<Option<tokio::runtime::Handle>> = Mutex::new(None);
+
+/// Runs `deletion` (deleting directory entries) in the background: on the current runtime, else
+/// on the one the latest registration started on. Without either no registration was ever made,
+/// so there is nothing to delete.
+pub(crate) fn spawn_deletion(deletion: impl std::future::Future<Output = ()> + Send + 'static) {
+    let handle = tokio::runtime::Handle::try_current().ok().or_else(|| {
+        RUNTIME
+            .lock()
+            .ok()
+            .and_then(|runtime| runtime.as_ref().cloned())
+    });
+    if let Some(handle) = handle {
+        handle.spawn(deletion);
+    }
+}
+
 struct Inner {
     id: String,
     client: DirectoryClient,
@@ -55,6 +75,9 @@ impl DirectoryRegistration {
             return Err(DiscoveryError::NotRegistrable(
                 "the time-to-live must be at least one second".into(),
             ));
+        }
+        if let Ok(mut runtime) = RUNTIME.lock() {
+            *runtime = tokio::runtime::Handle::try_current().ok();
         }
         let td = source();
         let id = client.register(&td, Some(ttl)).await?;

@@ -30,7 +30,9 @@ use tokio::task::JoinHandle;
 
 use super::index::merge_patch;
 use super::sqlite::EVENT_HISTORY;
-use super::store::{ChangeEvent, ChangeKind, DirectoryStore, Entry, PutOutcome, SearchQuery};
+use super::store::{
+    ChangeEvent, ChangeKind, DirectoryStore, Entry, PutOutcome, SearchQuery, StoredThing,
+};
 use super::{DirectoryError, DISCOVERY_CONTEXT, THING_DIRECTORY};
 use crate::binding::http::forms::encode_segment;
 use crate::binding::http::{PROBLEM_JSON, PROBLEM_TYPE_BASE, TD_JSON};
@@ -776,7 +778,13 @@ async fn search_jsonpath(State(state): State<Shared>, RawQuery(raw): RawQuery) -
         Ok(path) => path,
         Err(e) => return bad_request(format!("invalid JSONPath expression: {e}")),
     };
-    let all = match jsonpath_documents(&state).await {
+    let needles = super::jsonpath::required_strings(query);
+    let documents = if needles.is_empty() {
+        jsonpath_documents(&state).await
+    } else {
+        jsonpath_candidates(&state, needles).await
+    };
+    let all = match documents {
         Ok(all) => all,
         Err(error) => return store_failure(error),
     };
@@ -786,6 +794,40 @@ async fn search_jsonpath(State(state): State<Shared>, RawQuery(raw): RawQuery) -
         serde_json::to_string(&found).unwrap_or_else(|_| "[]".into()),
     )
         .into_response()
+}
+
+/// A TD as JSONPath sees it: with its `registration`, without `retrieved`.
+fn jsonpath_view(thing: &StoredThing, now: Timestamp) -> Value {
+    let mut td = thing.enriched(now);
+    if let Some(registration) = td.get_mut("registration").and_then(Value::as_object_mut) {
+        registration.shift_remove("retrieved");
+    }
+    td
+}
+
+/// For a query whose every selected TD contains `needles` (see
+/// [`required_strings`](super::jsonpath::required_strings)): the snapshot when it is fresh, else
+/// only the TDs that contain them (the store skips the rest unparsed; the snapshot is left to be
+/// rebuilt by a query that needs every TD). Leaving out TDs the query cannot select does not
+/// change its answer.
+async fn jsonpath_candidates(
+    state: &DirectoryState,
+    needles: Vec<String>,
+) -> Result<Arc<Value>, DirectoryError> {
+    let now = Timestamp::now();
+    {
+        let snapshot = state.snapshot.lock().await;
+        if let Some(current) = snapshot.as_ref() {
+            let event_id = state.store.latest_event_id().await?;
+            if current.event_id == event_id && current.stale_at.is_none_or(|at| now < at) {
+                return Ok(current.all.clone());
+            }
+        }
+    }
+    let things = state.store.all_containing(needles, now).await?;
+    Ok(Arc::new(Value::Array(
+        things.iter().map(|t| jsonpath_view(t, now)).collect(),
+    )))
 }
 
 /// The array JSONPath queries run over: every unexpired TD with its `registration` (without
@@ -805,18 +847,7 @@ async fn jsonpath_documents(state: &DirectoryState) -> Result<Arc<Value>, Direct
     let stale_at = things.iter().filter_map(|t| t.registration.expires).min();
     let keep = things.len() <= state.settings.jsonpath_snapshot_limit;
     let all = Arc::new(Value::Array(
-        things
-            .iter()
-            .map(|t| {
-                let mut td = t.enriched(now);
-                if let Some(registration) =
-                    td.get_mut("registration").and_then(Value::as_object_mut)
-                {
-                    registration.shift_remove("retrieved");
-                }
-                td
-            })
-            .collect(),
+        things.iter().map(|t| jsonpath_view(t, now)).collect(),
     ));
     if keep {
         *snapshot = Some(Snapshot {

@@ -522,6 +522,43 @@ impl DirectoryStore for SqliteStore {
         })
     }
 
+    fn all_containing(
+        &self,
+        needles: Vec<String>,
+        now: Timestamp,
+    ) -> StoreFuture<'_, Vec<StoredThing>> {
+        self.run(move |connection| {
+            let mut statement = connection
+                // In table order (a sequential scan, not one index probe per row); the few
+                // candidates are sorted by id below, as `all` orders them (BINARY collation:
+                // byte order, which is `str` order).
+                .prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM things t WHERE t.expires IS NULL OR t.expires > ?1"
+                ))
+                .map_err(store_error)?;
+            let mut rows = statement.query([to_i64(now.millis)]).map_err(store_error)?;
+            let finders: Vec<memchr::memmem::Finder<'_>> = needles
+                .iter()
+                .map(|needle| memchr::memmem::Finder::new(needle.as_bytes()))
+                .collect();
+            let mut found = Vec::new();
+            // The TD text is looked at in place; only the rows that contain every needle are
+            // copied and parsed.
+            while let Some(row) = rows.next().map_err(store_error)? {
+                let text = match row.get_ref(1).map_err(store_error)? {
+                    rusqlite::types::ValueRef::Text(text)
+                    | rusqlite::types::ValueRef::Blob(text) => text,
+                    _ => continue,
+                };
+                if finders.iter().all(|finder| finder.find(text).is_some()) {
+                    found.push(to_stored(read_row(row).map_err(store_error)?)?);
+                }
+            }
+            found.sort_by(|a: &StoredThing, b: &StoredThing| a.id.cmp(&b.id));
+            Ok(found)
+        })
+    }
+
     fn purge_expired(&self, now: Timestamp) -> StoreFuture<'_, Vec<ChangeEvent>> {
         Box::pin(async move {
             let events = self

@@ -206,6 +206,25 @@ pub trait DirectoryStore: Send + Sync + 'static {
     /// Every entry (for queries evaluated outside the store, such as JSONPath).
     fn all(&self, now: Timestamp) -> StoreFuture<'_, Vec<StoredThing>>;
 
+    /// The entries whose TD, as `serde_json` text (`registration` removed), contains every one
+    /// of `needles`, in id order: a prefilter for queries evaluated outside the store (see
+    /// [`jsonpath::required_strings`](super::jsonpath::required_strings)). A store overrides it
+    /// to skip the other TDs without parsing them; this default reads them all.
+    fn all_containing(
+        &self,
+        needles: Vec<String>,
+        now: Timestamp,
+    ) -> StoreFuture<'_, Vec<StoredThing>> {
+        Box::pin(async move {
+            let mut all = self.all(now).await?;
+            all.retain(|thing| {
+                let text = thing.td.to_string();
+                needles.iter().all(|needle| text.contains(needle.as_str()))
+            });
+            Ok(all)
+        })
+    }
+
     /// Removes the entries expired at `now`, recording a `Deleted` event for each, and drops
     /// events beyond the retained history.
     fn purge_expired(&self, now: Timestamp) -> StoreFuture<'_, Vec<ChangeEvent>>;

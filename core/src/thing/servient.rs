@@ -543,9 +543,16 @@ impl Servient {
         Ok(exposed)
     }
 
-    /// Stops hosting the thing at `slug`; returns whether there was one.
+    /// Stops hosting the thing at `slug`; returns whether there was one. Directory entries kept
+    /// by [`ExposedThing::register`] are deleted in the background.
     pub fn destroy(&self, slug: &str) -> bool {
-        let removed = write_lock(&self.inner.things).shift_remove(slug).is_some();
+        let removed = write_lock(&self.inner.things).shift_remove(slug);
+        if let Some(thing) = removed.clone() {
+            crate::discovery::registration::spawn_deletion(async move {
+                thing.deregister_all().await;
+            });
+        }
+        let removed = removed.is_some();
         let mut guards = write_lock(&self.inner.guards);
         guards.remove(slug);
         self.inner
