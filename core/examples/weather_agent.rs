@@ -43,6 +43,10 @@ struct Options {
     /// Milliseconds the `forecast` action spends on each day.
     #[arg(long, default_value_t = 200)]
     forecast_step_ms: u64,
+    /// The TD's `id` instead of the WeatherAgent's own (to run several side by side, e.g. under
+    /// one directory).
+    #[arg(long)]
+    id: Option<String>,
 }
 
 async fn stopped() {
@@ -74,7 +78,11 @@ async fn main() -> std::process::ExitCode {
     }
     let run = async {
         let servient = builder.build()?;
-        let exposed = servient.expose(weather::description())?;
+        let mut description = weather::description();
+        if let Some(id) = &options.id {
+            description.id = Some(id.clone());
+        }
+        let exposed = servient.expose(description)?;
         weather::serve(&exposed, Duration::from_millis(options.forecast_step_ms))?;
         servient.start().await?;
         Ok::<_, lmos::thing::ThingError>((servient, exposed))

@@ -18,6 +18,8 @@ const { values: options } = parseArgs({
     "public-base-url": { type: "string" },
     "ws-port": { type: "string" },
     "forecast-step-ms": { type: "string", default: "200" },
+    // Another TD id, to run several WeatherAgents side by side (e.g. under one directory).
+    id: { type: "string" },
   },
 });
 
@@ -233,7 +235,9 @@ const stop = () => servient.close();
 process.once("SIGINT", stop);
 process.once("SIGTERM", stop);
 try {
-  const exposed = servient.expose(weatherAgent());
+  const description = weatherAgent().build();
+  if (options.id !== undefined) description.id = options.id;
+  const exposed = servient.expose(description);
   serve(exposed, Number(options["forecast-step-ms"]));
   await servient.start();
   console.log(exposed.tdUrl);

@@ -252,6 +252,7 @@ async def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--forecast-step-ms", type=int, default=200, help="time forecast spends on each day"
     )
+    parser.add_argument("--id", help="another TD id (to run several WeatherAgents side by side)")
     options = parser.parse_args(argv)
 
     try:
@@ -261,7 +262,10 @@ async def main(argv: list[str] | None = None) -> int:
             public_base_url=options.public_base_url,
             ws_port=options.ws_port,
         )
-        agent = servient.expose(weather_agent())
+        description = weather_agent()
+        if options.id is not None:
+            description["id"] = options.id
+        agent = servient.expose(description)
         serve(agent, options.forecast_step_ms / 1000)
         await servient.start()
     except lmos.LmosError as error:

@@ -34,6 +34,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -55,8 +56,12 @@ STARTUP_SECONDS = 120
 CLIENT_SECONDS = 300
 
 
+def agent_id(language: str) -> str:
+    return f"urn:lmos:interop:weather-agent:{language}"
+
+
 def agent_command(language: str) -> list[str]:
-    ports = ["--http-port", "0", "--ws-port", "0"]
+    ports = ["--http-port", "0", "--ws-port", "0", "--id", agent_id(language)]
     return {
         "rust": [RUST_AGENT, *ports],
         "python": [PYTHON, str(ROOT / "python" / "examples" / "weather_agent.py"), *ports],
@@ -120,14 +125,17 @@ def http_json(method: str, url: str, body: Any = None) -> tuple[int, dict[str, s
 
 
 def register(directory: str, td_url: str) -> str:
-    """Fetches the agent's TD and registers it anonymously; the directory URL of its copy."""
+    """Fetches the agent's TD, registers it under its id (PUT /things/{id}) and finds it again by
+    listing the directory; the directory URL of its copy."""
     _, _, td = http_json("GET", td_url)
-    td.pop("id", None)
-    status, headers, _ = http_json("POST", f"{directory}/things", td)
-    location = headers.get("Location") or headers.get("location")
-    if status != 201 or not location:
-        raise RuntimeError(f"registering {td_url}: {status} without Location")
-    return urllib.request.urljoin(directory + "/", location)
+    thing_id = urllib.parse.quote(td["id"], safe="")
+    status, _, _ = http_json("PUT", f"{directory}/things/{thing_id}", td)
+    if status != 201:
+        raise RuntimeError(f"registering {td_url}: {status}")
+    _, _, listed = http_json("GET", f"{directory}/things")
+    if td["id"] not in [entry.get("id") for entry in listed]:
+        raise RuntimeError(f"the directory does not list {td['id']}: {listed}")
+    return f"{directory}/things/{thing_id}"
 
 
 def run_rust_client(jobs: list[dict[str, str]]) -> list[dict[str, Any]]:
@@ -153,7 +161,8 @@ def run_rust_client(jobs: list[dict[str, str]]) -> list[dict[str, Any]]:
         if call.returncode != 0 or read.returncode != 0:
             result["error"] = (call.stderr + read.stderr).strip() or "exit status"
         else:
-            result["answer"] = json.loads(call.stdout.strip().splitlines()[-1])
+            # `lmos call --output json` prints {"output": ...}.
+            result["answer"] = json.loads(call.stdout.strip().splitlines()[-1]).get("output")
             result["model"] = json.loads(read.stdout.strip().splitlines()[-1])["modelName"]
         results.append(result)
     return results

@@ -136,8 +136,8 @@ impl NativeConsumedThing {
             trace_from(trace)?,
             self.inner.read_property_with(&name, &options),
         )
-            .await
-            .map_err(|e| thing_error(&e))?;
+        .await
+        .map_err(|e| thing_error(&e))?;
         encode(&value)
     }
 
@@ -156,8 +156,8 @@ impl NativeConsumedThing {
             trace_from(trace)?,
             self.inner.write_property_with(&name, value, &options),
         )
-            .await
-            .map_err(|e| thing_error(&e))
+        .await
+        .map_err(|e| thing_error(&e))
     }
 
     /// `readallproperties`; an object as JSON text.
@@ -201,8 +201,8 @@ impl NativeConsumedThing {
             trace_from(trace)?,
             self.inner.invoke_action_with(&name, input, &options),
         )
-            .await
-            .map_err(|e| thing_error(&e))?;
+        .await
+        .map_err(|e| thing_error(&e))?;
         encode(&output)
     }
 
@@ -222,8 +222,8 @@ impl NativeConsumedThing {
             trace.clone(),
             self.inner.invoke_action_stream_with(&name, input, &options),
         )
-            .await
-            .map_err(|e| thing_error(&e))?;
+        .await
+        .map_err(|e| thing_error(&e))?;
         Ok(NativeStream::updates(updates, trace))
     }
 
@@ -242,8 +242,8 @@ impl NativeConsumedThing {
             trace_from(trace)?,
             self.inner.start_action_with(&name, input, &options),
         )
-            .await
-            .map_err(|e| thing_error(&e))?;
+        .await
+        .map_err(|e| thing_error(&e))?;
         Ok(NativeActionHandle { inner: handle })
     }
 
@@ -257,9 +257,12 @@ impl NativeConsumedThing {
     ) -> Result<NativeStream> {
         let options = interaction_options(uri_variables)?;
         let trace = trace_from(trace)?;
-        let values = traced(trace.clone(), self.inner.observe_property_with(&name, &options))
-            .await
-            .map_err(|e| thing_error(&e))?;
+        let values = traced(
+            trace.clone(),
+            self.inner.observe_property_with(&name, &options),
+        )
+        .await
+        .map_err(|e| thing_error(&e))?;
         Ok(NativeStream::new(values, trace))
     }
 
@@ -273,9 +276,12 @@ impl NativeConsumedThing {
     ) -> Result<NativeStream> {
         let options = interaction_options(uri_variables)?;
         let trace = trace_from(trace)?;
-        let values = traced(trace.clone(), self.inner.subscribe_event_with(&name, &options))
-            .await
-            .map_err(|e| thing_error(&e))?;
+        let values = traced(
+            trace.clone(),
+            self.inner.subscribe_event_with(&name, &options),
+        )
+        .await
+        .map_err(|e| thing_error(&e))?;
         Ok(NativeStream::new(values, trace))
     }
 }

@@ -435,7 +435,11 @@ impl ConsumedThing {
         let inner = self.inner.clone();
         awaitable(
             py,
-            async move { inner.invoke_action_stream_with(&name, input, &options).await },
+            async move {
+                inner
+                    .invoke_action_stream_with(&name, input, &options)
+                    .await
+            },
             |py, updates| Ok(Py::new(py, UpdateIterator::new(updates))?.into_any()),
         )
     }

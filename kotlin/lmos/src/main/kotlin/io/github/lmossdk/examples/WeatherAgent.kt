@@ -202,6 +202,7 @@ private class Options(args: Array<String>) {
     var host = "127.0.0.1"
     var publicBaseUrl: String? = null
     var forecastStepMs = 200L
+    var id: String? = null
 
     init {
         var i = 0
@@ -213,6 +214,7 @@ private class Options(args: Array<String>) {
                 "--host" -> host = value()
                 "--public-base-url" -> publicBaseUrl = value()
                 "--forecast-step-ms" -> forecastStepMs = value().toLongOrNull() ?: usage("--forecast-step-ms takes a number")
+                "--id" -> id = value()
                 "-h", "--help" -> {
                     println(USAGE)
                     exitProcess(0)
@@ -225,7 +227,7 @@ private class Options(args: Array<String>) {
 
     companion object {
         const val USAGE = "usage: weather-agent [--http-port PORT] [--ws-port PORT] [--host ADDRESS] " +
-            "[--public-base-url URL] [--forecast-step-ms MS]"
+            "[--public-base-url URL] [--forecast-step-ms MS] [--id ID]"
 
         fun usage(problem: String): Nothing {
             System.err.println("weather-agent: $problem\n$USAGE")
@@ -247,7 +249,9 @@ fun main(args: Array<String>) {
                 publicBaseUrl = options.publicBaseUrl,
                 wsPort = options.wsPort,
             )
-            agent = servient.expose(weatherAgent())
+            val description = weatherAgent()
+            // --id: another TD id, to run several WeatherAgents side by side (one directory).
+            agent = servient.expose(options.id?.let { JsonObject(description + ("id" to JsonPrimitive(it))) } ?: description)
             serveWeatherAgent(agent, options.forecastStepMs.milliseconds)
             servient.start()
         } catch (error: LmosException) {
