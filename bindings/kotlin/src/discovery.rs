@@ -622,3 +622,42 @@ impl NativeServiceStream {
         }
     }
 }
+
+// ----- DID-based introduction ------------------------------------------------------------------
+
+fn did_discovery_error(error: &lmos::discovery::DidDiscoveryError) -> NativeError {
+    use lmos::discovery::DidDiscoveryError;
+    let service = match error {
+        DidDiscoveryError::Endpoint { service, .. }
+        | DidDiscoveryError::Fetch { service, .. }
+        | DidDiscoveryError::NotDirectory { service, .. }
+        | DidDiscoveryError::Directory { service, .. } => Some(service.clone()),
+        DidDiscoveryError::Resolution(_) | DidDiscoveryError::NoServices { .. } => None,
+    };
+    NativeError::with_details(error.code(), error.to_string(), json!({"service": service}))
+}
+
+/// Every thing `did` leads to through its `WotThing` and `WotDirectory` services: JSON text of
+/// `[{"td", "url", "service", "directory"}]` (resolver options as JSON text).
+#[uniffi::export]
+pub async fn discover_did(did: String, resolver: String) -> Result<String, NativeError> {
+    let resolver = crate::identity::resolver_from(&resolver)?;
+    run(async move {
+        let found = lmos::discovery::discover_did(&resolver, &did)
+            .await
+            .map_err(|e| did_discovery_error(&e))?;
+        let list: Vec<Value> = found
+            .into_iter()
+            .map(|thing| {
+                json!({
+                    "td": thing.td,
+                    "url": thing.url,
+                    "service": thing.service,
+                    "directory": thing.directory,
+                })
+            })
+            .collect();
+        encode(&list)
+    })
+    .await
+}

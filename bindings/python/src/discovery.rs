@@ -509,7 +509,7 @@ fn discover_did<'py>(
     resolver: Option<PyRef<'py, crate::identity::DidResolver>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let resolver = resolver.map(|r| r.inner.clone()).unwrap_or_default();
-    pyo3_async_runtimes::tokio::future_into_py(py, async move {
+    crate::bridge::future_into_py(py, async move {
         let found = lmos::discovery::discover_did(&resolver, &did)
             .await
             .map_err(|error| {
@@ -618,7 +618,7 @@ impl Mdns {
         let kind = kind.map(service_kind).transpose()?;
         let window = seconds(timeout, "timeout")?;
         let inner = self.inner.clone();
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        crate::bridge::future_into_py(py, async move {
             let found = inner.browse_for(kind, window).await.map_err(mdns_raise)?;
             let value = Value::Array(found.into_iter().map(found_json).collect());
             attach_alive(|py| json_out(py, value)).unwrap_or_else(|| Err(exiting()))
@@ -641,7 +641,7 @@ impl Mdns {
     /// Withdraws every advertisement (goodbye packets) and stops the daemon (awaitable).
     fn shutdown<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let inner = self.inner.clone();
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        crate::bridge::future_into_py(py, async move {
             inner.shutdown().await;
             Ok(())
         })
@@ -662,7 +662,7 @@ impl MdnsBrowser {
 
     fn __anext__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let stream = self.stream.clone();
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        crate::bridge::future_into_py(py, async move {
             let mut guard = stream.lock().await;
             let Some(found) = guard.as_mut() else {
                 return Err(stop_iteration());
@@ -680,7 +680,7 @@ impl MdnsBrowser {
     /// Stops browsing; the iterator then ends.
     fn aclose<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let stream = self.stream.clone();
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        crate::bridge::future_into_py(py, async move {
             stream.lock().await.take();
             Ok(())
         })

@@ -349,3 +349,34 @@ class Mdns(port: Int = 5353) : AutoCloseable {
     /** Blocking [shutdown], for `use { }`. */
     override fun close() = kotlinx.coroutines.runBlocking { shutdown() }
 }
+
+/** A thing a DID led to: its TD, where it was read, the DID service, and the directory if any. */
+data class DidDiscovered(
+    /** The Thing Description (from a directory: with its `registration` member). */
+    val td: JsonObject,
+    /** Where the TD was read: the `WotThing` endpoint, or the directory's `things/{id}`. */
+    val url: String,
+    /** The id of the DID service that led here. */
+    val service: String,
+    /** The base URL of the directory that listed it (null for a `WotThing` service). */
+    val directory: String?,
+)
+
+/**
+ * DID-based introduction: resolves [did] with [resolver] and follows its `WotThing` services to
+ * TDs and its `WotDirectory` services to directories, whose things are listed too (each thing
+ * once). Fails as a whole ([DiscoveryException], [IdentityException], [DirectoryException]) when
+ * any service does.
+ */
+suspend fun discoverDid(did: String, resolver: DidResolver = DidResolver()): List<DidDiscovered> {
+    val text = call { io.github.lmossdk.ffi.discoverDid(did, resolver.toJson().toText()) }
+    return (parseJson(text) as JsonArray).map { element ->
+        val entry = element as JsonObject
+        DidDiscovered(
+            td = entry.getValue("td") as JsonObject,
+            url = (entry.getValue("url") as JsonPrimitive).content,
+            service = (entry.getValue("service") as JsonPrimitive).content,
+            directory = (entry["directory"] as? JsonPrimitive)?.takeUnless { it is JsonNull }?.content,
+        )
+    }
+}

@@ -194,7 +194,9 @@ internal fun lmosException(code: String, message: String, detailsText: String): 
         "directory_invalid_td", "directory_bad_request", "directory_store", "directory_transport",
         "directory_status", "directory_config",
         -> DirectoryException(message, code, (details["status"] as? JsonPrimitive)?.intOrNull)
-        "discovery_not_registrable", "discovery_mdns" -> DiscoveryException(message, code)
+        "discovery_not_registrable", "discovery_mdns", "discovery_did_no_service", "discovery_did_endpoint",
+        "discovery_did_fetch", "discovery_did_not_directory",
+        -> DiscoveryException(message, code)
         else -> if (code.startsWith("identity_")) {
             IdentityException(message, code, details.string("did"), details.string("credentialType"), details.string("issuer"))
         } else {
