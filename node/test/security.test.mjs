@@ -23,6 +23,9 @@ import {
   ConfigurationError,
   TransportError,
   LmosError,
+  Ed25519KeyPair,
+  mintDidAuth,
+  didAuthSecurityScheme,
 } from "lmos";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -470,6 +473,46 @@ for (const transport of Object.keys(TRANSPORTS)) {
       assert.ok(!JSON.stringify(seenBearer).includes(GOOD_TOKEN));
       const open = await consume(urls.open, TRANSPORTS[transport]);
       assert.deepEqual(await open.invokeAction("whoami"), { principal: null });
+    } finally {
+      await servient.close();
+    }
+  });
+}
+
+const DID_THING = "urn:test:did-secured";
+
+for (const transport of Object.keys(TRANSPORTS)) {
+  test(`DID-auth from JavaScript: fresh tokens from the key; foreign audience and replay refused (${transport})`, async () => {
+    const servient = new Servient({ httpPort: 0, security: { didAuth: {} } });
+    const td = thing("didsecured").id(DID_THING).action("whoami", { output: { type: "object" } }).build();
+    td.securityDefinitions = { did_sc: didAuthSecurityScheme() };
+    td.security = ["did_sc"];
+    const exposed = servient.expose(td);
+    exposed.onAction("whoami", async (_input, context) => context.principal);
+    await servient.start();
+    try {
+      const caller = Ed25519KeyPair.generate();
+      const credentials = { [DID_THING]: { didAuth: { key: caller.toPrivateJwk() } } };
+      const consumed = await consume(exposed.tdUrl, { ...TRANSPORTS[transport], credentials });
+      for (let i = 0; i < 2; i++) {
+        const seen = await consumed.invokeAction("whoami");
+        assert.equal(seen.did, caller.did);
+      }
+      const bare = await consume(exposed.tdUrl, TRANSPORTS[transport]);
+      await assert.rejects(bare.invokeAction("whoami"), Unauthorized);
+      const foreign = mintDidAuth(caller, "urn:test:another-thing");
+      const wrong = await consume(exposed.tdUrl, { ...TRANSPORTS[transport], credentials: { [DID_THING]: { bearer: foreign } } });
+      await assert.rejects(wrong.invokeAction("whoami"), (error) => {
+        assert.ok(error instanceof Unauthorized);
+        assert.ok(!error.message.includes(foreign));
+        return true;
+      });
+      if (transport === "http") {
+        const once = mintDidAuth(caller, DID_THING);
+        const replayer = await consume(exposed.tdUrl, { ...TRANSPORTS[transport], credentials: { [DID_THING]: { bearer: once } } });
+        assert.equal((await replayer.invokeAction("whoami")).did, caller.did);
+        await assert.rejects(replayer.invokeAction("whoami"), Unauthorized);
+      }
     } finally {
       await servient.close();
     }
