@@ -14,6 +14,7 @@ import path from "node:path";
 
 import {
   thing,
+  tool,
   consume,
   ConsumedThing,
   Servient,
@@ -484,7 +485,7 @@ const DID_THING = "urn:test:did-secured";
 for (const transport of Object.keys(TRANSPORTS)) {
   test(`DID-auth from JavaScript: fresh tokens from the key; foreign audience and replay refused (${transport})`, async () => {
     const servient = new Servient({ httpPort: 0, security: { didAuth: {} } });
-    const td = thing("didsecured").id(DID_THING).action("whoami", { output: { type: "object" } }).build();
+    const td = tool("didsecured").id(DID_THING).action("whoami", { output: { type: "object" } }).build();
     td.securityDefinitions = { did_sc: didAuthSecurityScheme() };
     td.security = ["did_sc"];
     const exposed = servient.expose(td);

@@ -499,7 +499,7 @@ async def test_did_auth_from_python(transport: str) -> None:
     (``did:key`` here), the consumer mints a fresh one from its key, the handler sees the DID;
     missing, foreign-audience and replayed tokens are refused."""
     servient = lmos.Servient(http_port=0, security={"did_auth": {}})
-    td = lmos.thing("didsecured").id(DID_THING).action("whoami", output={"type": "object"}).build()
+    td = lmos.tool("didsecured").id(DID_THING).action("whoami", output={"type": "object"}).build()
     td["securityDefinitions"] = {"did_sc": lmos.did_auth_security_scheme()}
     td["security"] = ["did_sc"]
     exposed = servient.expose(td)

@@ -51,25 +51,50 @@ class TokenVerification(
 }
 
 /**
+ * How a servient checks DID-authenticated requests (a `bearer` scheme with `lmos:didAuth`, see
+ * [didAuthSecurityScheme]): the caller's DID is resolved with [resolver], its token may live at
+ * most [maxLifetime] (also the replay window) with a clock [leeway], and the last
+ * [replayCapacity] token ids are remembered.
+ */
+class DidAuthVerification(
+    val resolver: DidResolver = DidResolver(),
+    val maxLifetime: Duration? = null,
+    val leeway: Duration? = null,
+    val replayCapacity: Int? = null,
+) {
+    internal fun toJson(): Map<String, Any?> = buildMap {
+        put("resolver", resolver.toJson())
+        maxLifetime?.let { put("maxLifetimeMs", it.inWholeMilliseconds) }
+        leeway?.let { put("leewayMs", it.inWholeMilliseconds) }
+        replayCapacity?.let { put("replayCapacity", it) }
+    }
+
+    override fun toString(): String = "DidAuthVerification(maxLifetime=$maxLifetime)"
+}
+
+/**
  * What a servient accepts for the security schemes its things declare (basic, bearer, apikey,
- * oauth2, and combinations of them): [basic] users and passwords, [bearer] and [oauth2] token
- * checks, [apiKeys]. A thing whose TD declares a scheme without a verifier here cannot be exposed.
+ * oauth2, DID-auth, and combinations of them): [basic] users and passwords, [bearer] and [oauth2]
+ * token checks, [apiKeys], [didAuth]. A thing whose TD declares a scheme without a verifier here
+ * cannot be exposed.
  */
 class ServerSecurity(
     private val basic: Map<String, String> = emptyMap(),
     val bearer: TokenVerification? = null,
     val oauth2: TokenVerification? = null,
     private val apiKeys: List<String> = emptyList(),
+    val didAuth: DidAuthVerification? = null,
 ) {
     internal fun toJson(): Map<String, Any?> = buildMap {
         if (basic.isNotEmpty()) put("basic", basic)
         bearer?.let { put("bearer", it.toJson()) }
         oauth2?.let { put("oauth2", it.toJson()) }
         if (apiKeys.isNotEmpty()) put("apiKeys", apiKeys)
+        didAuth?.let { put("didAuth", it.toJson()) }
     }
 
     override fun toString(): String =
-        "ServerSecurity(basic users=${basic.keys}, bearer=$bearer, oauth2=$oauth2, apiKeys=${apiKeys.size})"
+        "ServerSecurity(basic users=${basic.keys}, bearer=$bearer, oauth2=$oauth2, apiKeys=${apiKeys.size}, didAuth=$didAuth)"
 }
 
 /** The certificate chain and private key a servient serves `https`/`wss` with (PEM text or files). */
@@ -109,20 +134,43 @@ class OAuth2Client(
 }
 
 /**
+ * The caller's DID key for DID-authenticated requests: a fresh token signed with [key] (`iss` its
+ * DID, `aud` the thing) is minted per HTTP request and per WebSocket connection, carrying those
+ * of [credentials] the TD asks for; each lives [lifetime] (default 2 minutes).
+ */
+class DidAuthCredential(
+    private val key: Ed25519KeyPair,
+    val credentials: List<JsonObject> = emptyList(),
+    val lifetime: Duration? = null,
+) {
+    internal fun toJson(): Map<String, Any?> = buildMap {
+        put("key", key.toPrivateJwk())
+        put("keyId", key.keyId)
+        if (credentials.isNotEmpty()) put("credentials", credentials)
+        lifetime?.let { put("lifetimeMs", it.inWholeMilliseconds) }
+    }
+
+    override fun toString(): String = "DidAuthCredential(${key.did})"
+}
+
+/**
  * What a consumer sends for the security schemes a TD declares: [basic] user and password, a
- * [bearer] token, an [apiKey], an [oauth2] client. Only what a form's scheme asks for is sent.
+ * [bearer] token, an [apiKey], an [oauth2] client, a [didAuth] key. Only what a form's scheme
+ * asks for is sent.
  */
 class Credentials(
     private val basic: Pair<String, String>? = null,
     private val bearer: String? = null,
     private val apiKey: String? = null,
     val oauth2: OAuth2Client? = null,
+    val didAuth: DidAuthCredential? = null,
 ) {
     internal fun toJson(): Map<String, Any?> = buildMap {
         basic?.let { (user, password) -> put("basic", mapOf("username" to user, "password" to password)) }
         bearer?.let { put("bearer", it) }
         apiKey?.let { put("apiKey", it) }
         oauth2?.let { put("oauth2", it.toJson()) }
+        didAuth?.let { put("didAuth", it.toJson()) }
     }
 
     override fun toString(): String = buildList {
@@ -130,5 +178,6 @@ class Credentials(
         bearer?.let { add("bearer=$REDACTED") }
         apiKey?.let { add("apiKey=$REDACTED") }
         oauth2?.let { add("oauth2=$it") }
+        didAuth?.let { add("didAuth=$it") }
     }.joinToString(prefix = "Credentials(", postfix = ")")
 }

@@ -131,6 +131,46 @@ class SecurityTest {
     }
 
     @Test
+    fun `DID-auth - fresh tokens from the caller's key, foreign audience and replay refused`() = test {
+        val td = JsonObject(
+            tool("DidSecured") {
+                id = THING_ID
+                property("whoami", objectSchema {})
+            } + ("securityDefinitions" to JsonObject(mapOf("did_sc" to didAuthSecurityScheme()))) +
+                ("security" to JsonPrimitive("did_sc")),
+        )
+        Servient(httpPort = 0, security = ServerSecurity(didAuth = DidAuthVerification())).serve {
+            val exposed = expose(td)
+            exposed.onPropertyRead("whoami") { context.principal ?: JsonObject(emptyMap()) }
+            val caller = Ed25519KeyPair.generate()
+            for (protocol in PROTOCOLS) {
+                fun options(credentials: Credentials?) = ConsumeOptions(
+                    protocols = listOf(protocol),
+                    onlyProtocols = true,
+                    credentials = credentials?.let { mapOf(THING_ID to it) },
+                )
+                val consumed = consume(exposed.tdUrl!!, options(Credentials(didAuth = DidAuthCredential(caller))))
+                repeat(2) {
+                    val seen = consumed.readProperty("whoami") as JsonObject
+                    assertEquals(JsonPrimitive(caller.did), seen["did"], protocol)
+                }
+                assertThrows<AccessRefused> { consume(exposed.tdUrl!!, options(null)).readProperty("whoami") }
+                val foreign = mintDidAuth(caller, "urn:example:another-thing")
+                val refused = assertThrows<AccessRefused> {
+                    consume(exposed.tdUrl!!, options(Credentials(bearer = foreign))).readProperty("whoami")
+                }
+                assertFalse(refused.message!!.contains(foreign), refused.message)
+                if (protocol == "http") {
+                    val once = consume(exposed.tdUrl!!, options(Credentials(bearer = mintDidAuth(caller, THING_ID))))
+                    once.readProperty("whoami")
+                    assertThrows<AccessRefused> { once.readProperty("whoami") }
+                }
+            }
+            assertFalse(Credentials(didAuth = DidAuthCredential(caller)).toString().contains(caller.toSecretMultibase()))
+        }
+    }
+
+    @Test
     fun `apikey - right, wrong and missing keys over HTTP and WebSocket`() = test {
         val td = protectedTd(mapOf("apikey_sc" to mapOf("scheme" to "apikey", "in" to "header", "name" to "X-API-Key")), "apikey_sc")
         served(td, ServerSecurity(apiKeys = listOf("key-one", "key-two"))) { url ->
