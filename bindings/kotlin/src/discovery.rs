@@ -626,15 +626,11 @@ impl NativeServiceStream {
 // ----- DID-based introduction ------------------------------------------------------------------
 
 fn did_discovery_error(error: &lmos::discovery::DidDiscoveryError) -> NativeError {
-    use lmos::discovery::DidDiscoveryError;
-    let service = match error {
-        DidDiscoveryError::Endpoint { service, .. }
-        | DidDiscoveryError::Fetch { service, .. }
-        | DidDiscoveryError::NotDirectory { service, .. }
-        | DidDiscoveryError::Directory { service, .. } => Some(service.clone()),
-        DidDiscoveryError::Resolution(_) | DidDiscoveryError::NoServices { .. } => None,
-    };
-    NativeError::with_details(error.code(), error.to_string(), json!({"service": service}))
+    NativeError::with_details(
+        error.code(),
+        error.to_string(),
+        json!({"service": error.service()}),
+    )
 }
 
 /// Every thing `did` leads to through its `WotThing` and `WotDirectory` services: JSON text of

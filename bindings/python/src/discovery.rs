@@ -490,13 +490,7 @@ fn did_discovery_error(py: Python<'_>, error: &DidDiscoveryError) -> PyErr {
 }
 
 fn service_of(error: &DidDiscoveryError) -> Option<String> {
-    match error {
-        DidDiscoveryError::Endpoint { service, .. }
-        | DidDiscoveryError::Fetch { service, .. }
-        | DidDiscoveryError::NotDirectory { service, .. }
-        | DidDiscoveryError::Directory { service, .. } => Some(service.clone()),
-        DidDiscoveryError::Resolution(_) | DidDiscoveryError::NoServices { .. } => None,
-    }
+    error.service().map(str::to_owned)
 }
 
 /// Every thing `did` leads to through its `WotThing` and `WotDirectory` services (awaitable list

@@ -71,6 +71,17 @@ pub enum DidDiscoveryError {
 }
 
 impl DidDiscoveryError {
+    /// The id of the DID service that failed, when one did.
+    pub fn service(&self) -> Option<&str> {
+        match self {
+            DidDiscoveryError::Endpoint { service, .. }
+            | DidDiscoveryError::Fetch { service, .. }
+            | DidDiscoveryError::NotDirectory { service, .. }
+            | DidDiscoveryError::Directory { service, .. } => Some(service),
+            DidDiscoveryError::Resolution(_) | DidDiscoveryError::NoServices { .. } => None,
+        }
+    }
+
     /// A stable machine-readable code: the resolver's (`identity_*`) or the directory's
     /// (`directory_*`) code when they failed, else `discovery_did_*`.
     pub fn code(&self) -> &'static str {
