@@ -277,8 +277,9 @@ impl NativeServient {
         options: String,
         on_internal_error: Option<Arc<dyn InternalErrorCallback>>,
     ) -> Result<Arc<Self>, NativeError> {
-        let options: ServientOptions = serde_json::from_str(&options)
-            .map_err(|e| type_error(format!("bad servient options: {e}")))?;
+        let options =
+            ServientOptions::from_json(&crate::errors::parse_json(&options, "servient options")?)
+                .map_err(|e| type_error(e.to_string()))?;
         let mut builder = options.builder().map_err(|e| match e {
             // A host that is not an IP address is a wrong argument, as a bad member is.
             ThingError::InvalidConfig(message) => type_error(message),

@@ -24,7 +24,7 @@ use napi_derive::napi;
 use serde_json::{json, Value};
 
 use crate::errors::{parse_json, security_error, thing_error, type_error};
-use lmos::security::{SecurityError, TlsOptions, TlsServerConfig, Verifier, VerifierOptions};
+use lmos::security::{TlsOptions, TlsServerConfig, Verifier, VerifierOptions};
 
 /// A JavaScript function taking JSON text and returning a Promise of JSON text. Weak: it does
 /// not keep the Node.js event loop alive.
@@ -47,38 +47,16 @@ fn servient_options(
     };
     let security = take("security");
     let tls = take("tls");
-    let options: ServientOptions = serde_json::from_value(value)
-        .map_err(|e| type_error(format!("bad servient options: {}", redacted(&e))))?;
+    let options = ServientOptions::from_json(&value).map_err(|e| type_error(e.to_string()))?;
     let verifier = security
         .map(|security| VerifierOptions::from_json(&security).and_then(VerifierOptions::build))
         .transpose()
         .map_err(|e| security_error(&e))?;
     let tls = tls
-        .map(|tls| {
-            serde_json::from_value::<TlsOptions>(tls)
-                .map_err(|e| {
-                    SecurityError::InvalidOptions(format!("tls options: {}", redacted(&e)))
-                })
-                .and_then(TlsOptions::build)
-        })
+        .map(|tls| TlsOptions::from_json(&tls).and_then(TlsOptions::build))
         .transpose()
         .map_err(|e| security_error(&e))?;
     Ok((options, verifier, tls))
-}
-
-/// A serde error without the value it quotes (`invalid type: string "…", expected …` becomes
-/// `invalid type: string, expected …`): the value may be a secret.
-fn redacted(error: &serde_json::Error) -> String {
-    let text = error.to_string();
-    for prefix in ["invalid type: ", "invalid value: ", "invalid length "] {
-        if let Some(rest) = text.strip_prefix(prefix) {
-            if let Some((found, expected)) = rest.split_once(", expected ") {
-                let kind = found.split([' ', ':']).next().unwrap_or("value");
-                return format!("{prefix}{kind}, expected {expected}");
-            }
-        }
-    }
-    text
 }
 
 /// Hosts exposed things on one HTTP port.

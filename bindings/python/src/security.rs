@@ -10,7 +10,7 @@
 use pyo3::prelude::*;
 use serde_json::{Map, Value};
 
-use lmos::security::{SecurityError, TlsOptions, TlsServerConfig, Verifier, VerifierOptions};
+use lmos::security::{TlsOptions, TlsServerConfig, Verifier, VerifierOptions};
 
 use crate::convert::to_json;
 use crate::errors::security_error;
@@ -108,26 +108,7 @@ pub fn verifier(obj: &Bound<'_, PyAny>) -> PyResult<Verifier> {
 pub fn tls(obj: &Bound<'_, PyAny>) -> PyResult<TlsServerConfig> {
     let py = obj.py();
     let value = flat(to_json(obj)?);
-    let options: TlsOptions = serde_json::from_value(value).map_err(|e| {
-        security_error(
-            py,
-            &SecurityError::InvalidOptions(format!("tls options: {}", redacted(&e))),
-        )
-    })?;
-    options.build().map_err(|e| security_error(py, &e))
-}
-
-/// A serde error without the value it quotes (`invalid type: string "…", expected …` becomes
-/// `invalid type: string, expected …`): the value may be a secret.
-pub fn redacted(error: &serde_json::Error) -> String {
-    let text = error.to_string();
-    for prefix in ["invalid type: ", "invalid value: ", "invalid length "] {
-        if let Some(rest) = text.strip_prefix(prefix) {
-            if let Some((found, expected)) = rest.split_once(", expected ") {
-                let kind = found.split([' ', ':']).next().unwrap_or("value");
-                return format!("{prefix}{kind}, expected {expected}");
-            }
-        }
-    }
-    text
+    TlsOptions::from_json(&value)
+        .and_then(TlsOptions::build)
+        .map_err(|e| security_error(py, &e))
 }

@@ -370,6 +370,11 @@ impl std::fmt::Debug for TlsOptions {
 }
 
 impl TlsOptions {
+    /// Reads the options from JSON; the error names the member, never a value.
+    pub fn from_json(value: &Value) -> Result<Self, SecurityError> {
+        from_value(value).map_err(|e| invalid(format!("tls options: {e}")))
+    }
+
     /// The server configuration these options describe.
     pub fn build(self) -> Result<TlsServerConfig, SecurityError> {
         match (self.cert_file, self.key_file, self.cert_pem, self.key_pem) {

@@ -71,6 +71,13 @@ pub struct ServientOptions {
 }
 
 impl ServientOptions {
+    /// Reads the settings from JSON; the error names the member, never the value found there
+    /// (a `security` or `tls` member may hold secrets).
+    pub fn from_json(value: &serde_json::Value) -> Result<Self, ThingError> {
+        crate::security::options::from_value(value)
+            .map_err(|e| ThingError::InvalidConfig(format!("servient options: {e}")))
+    }
+
     /// A builder with these settings; `InvalidConfig` when `host` is not an IP address.
     pub fn builder(self) -> Result<ServientBuilder, ThingError> {
         let mut builder = ServientBuilder::default();
@@ -773,6 +780,19 @@ impl Servient {
 #[cfg(test)]
 mod options_tests {
     use super::*;
+
+    #[test]
+    fn from_json_names_the_member_and_never_quotes_its_value() {
+        let error = ServientOptions::from_json(
+            &serde_json::json!({"httpPort": 0, "security": {"apiKeys": "key-that-leaks"}}),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("security.apiKeys"), "{error}");
+        assert!(!error.contains("key-that-leaks"), "{error}");
+        let options = ServientOptions::from_json(&serde_json::json!({"httpPort": 0})).unwrap();
+        assert_eq!(options.http_port, Some(0));
+    }
 
     #[test]
     fn binding_options_configure_a_servient() {
