@@ -85,8 +85,9 @@ class Counter(val exposed: ExposedThing) {
         }
         exposed.onActionStream("slow") { input ->
             slowStarted.complete(Unit)
-            progress(jsonObjectOf("step" to 1, "action" to context.actionId))
+            // A cancel can arrive while progress() is still suspended: it is inside the try too.
             try {
+                progress(jsonObjectOf("step" to 1, "action" to context.actionId))
                 releaseSlow.await()
             } catch (cancelled: kotlinx.coroutines.CancellationException) {
                 slowCancelled.complete(Unit)
@@ -101,8 +102,8 @@ class Counter(val exposed: ExposedThing) {
         exposed.onAction("refuse") { throw InvalidInput("try again tomorrow") }
         exposed.onAction("badOutput") { JsonPrimitive("not an integer") }
         exposed.onActionStream("forever") {
-            progress(JsonPrimitive("started"))
             try {
+                progress(JsonPrimitive("started"))
                 awaitCancellation()
             } finally {
                 foreverCancelled.complete(Unit)
