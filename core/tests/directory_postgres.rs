@@ -105,6 +105,39 @@ async fn the_directory_api_over_postgres() {
         .await
         .unwrap();
     assert_eq!(ids(found), ["urn:example:geo"]);
+    // Pages: by id for a type query, by rank (then id) for a text query; only the page's TDs
+    // are read.
+    let page = |types: Vec<String>, text: Option<&str>, offset, limit| SearchQuery {
+        types,
+        text: text.map(str::to_owned),
+        offset,
+        limit,
+        ..SearchQuery::default()
+    };
+    let agents = |offset, limit| page(vec!["lmos:Agent".into()], None, offset, limit);
+    assert_eq!(
+        ids(client.search(&agents(0, 1)).await.unwrap()),
+        ["urn:example:travel"]
+    );
+    assert_eq!(
+        ids(client.search(&agents(1, 1)).await.unwrap()),
+        ["urn:example:weather"]
+    );
+    assert!(client.search(&agents(2, 1)).await.unwrap().is_empty());
+    let ranked = ids(client
+        .search(&page(vec![], Some("weather agent"), 0, 10))
+        .await
+        .unwrap());
+    assert_eq!(ranked[0], "urn:example:weather", "{ranked:?}");
+    let second = ids(client
+        .search(&page(vec![], Some("weather agent"), 1, 1))
+        .await
+        .unwrap());
+    assert_eq!(
+        second,
+        ranked[1..2],
+        "the second page of one is the second match"
+    );
     let titles = client
         .search_jsonpath("$[?@.title=='Geocoder'].id")
         .await
