@@ -2,7 +2,7 @@
 // The ratio column compares each row with the first ajv row (ajv with allErrors, which like lmos
 // looks for every problem rather than stopping at the first).
 
-import { readFileSync } from "node:fs";
+import { appendFileSync, readFileSync } from "node:fs";
 
 const rows = readFileSync(process.argv[2], "utf8").split("\n").filter((l) => l.trim().startsWith("{")).map((l) => JSON.parse(l));
 const reference = rows.find((r) => r.name.startsWith("ajv"));
@@ -18,3 +18,17 @@ for (const r of rows) {
 }
 const first = rows[0];
 if (first) console.log(`\n${first.docs} TDs, ${(first.bytes / 1e6).toFixed(2)} MB in all (${Math.round(first.bytes / first.docs)} bytes per TD on average), ${first.iterations} timed passes after warm-up; median of passes.`);
+
+// The headline figures for bench/run's summary table ($BENCH_RESULTS, see bench/result.py).
+if (process.env.BENCH_RESULTS) {
+  const find = (prefix) => rows.find((r) => r.name.startsWith(prefix));
+  const ajv = find("ajv allErrors");
+  const record = (name, row, goal) =>
+    row && ajv && appendFileSync(process.env.BENCH_RESULTS, `${JSON.stringify({
+      name, ours: row.median_tds_per_s, unit: "TDs/s", baseline: ajv.median_tds_per_s,
+      baseline_name: "ajv allErrors", ...(goal ? { goal_ratio: goal } : {}),
+      detail: `median of ${row.iterations} passes over ${row.docs} TDs`,
+    })}\n`);
+  record("TD parse + validate (validate_bytes, all checks) vs ajv", find("lmos validate_bytes"), 1);
+  record("TD schema-only validation vs ajv (like for like)", find("lmos schema only"));
+}

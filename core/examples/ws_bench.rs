@@ -262,9 +262,32 @@ async fn idle(connections: usize) {
         started.elapsed().as_secs_f64(),
         (after.saturating_sub(before)) as f64 / opened.max(1) as f64
     );
+    record(json!({
+        "name": format!("WebSocket memory per idle connection, {opened} open"),
+        "ours": (after.saturating_sub(before)) as f64 / opened.max(1) as f64,
+        "unit": "KiB",
+        "detail": format!("server RSS {before} KiB -> {after} KiB"),
+    }));
     drop(sockets);
     drop(first);
     let _ = child.kill().await;
+}
+
+/// Appends one headline figure to the file named by `BENCH_RESULTS` (bench/run's summary table;
+/// the members are described in bench/result.py).
+fn record(result: Value) {
+    use std::io::Write;
+    let Some(path) = std::env::var_os("BENCH_RESULTS") else {
+        return;
+    };
+    let written = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .and_then(|mut file| writeln!(file, "{result}"));
+    if let Err(error) = written {
+        eprintln!("cannot append to BENCH_RESULTS: {error}");
+    }
 }
 
 #[tokio::main]
@@ -298,6 +321,19 @@ async fn main() {
                     "| {in_flight} | ratio lmos/raw | {:.2} | | |",
                     ours.rate() / raw.rate().max(1.0)
                 );
+                record(json!({
+                    "name": format!("WebSocket invokeAction round trips, {in_flight} in flight, servient + ConsumedThing vs raw tokio-tungstenite echo"),
+                    "ours": ours.rate(),
+                    "unit": "round trips/s",
+                    "baseline": raw.rate(),
+                    "baseline_name": "raw echo",
+                    "goal_ratio": 0.7,
+                    "detail": format!(
+                        "p50 {:.2?}, p99 {:.2?}; raw p50 {:.2?}, p99 {:.2?}",
+                        ours.percentile(0.50), ours.percentile(0.99),
+                        raw.percentile(0.50), raw.percentile(0.99)
+                    ),
+                }));
             }
             servient.shutdown().await;
         }

@@ -22,26 +22,42 @@ pub struct Args {
     /// Transcript format: lines for a person, or one JSON object per step.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+    /// Keep the services on 127.0.0.1 too (by default they listen on the address multicast
+    /// leaves from, so that mDNS can find them); the mDNS step is then not available.
+    #[arg(long)]
+    loopback: bool,
 }
 
 #[derive(Debug, clap::Subcommand)]
 enum DemoCommand {
     /// Start the demo network, print one JSON line per service (`name`, `url`, `td`) and serve
     /// until SIGINT or SIGTERM.
-    Serve,
+    Serve(ServeArgs),
+}
+
+/// Arguments of `lmos demo serve`.
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// Keep the services on 127.0.0.1 (not advertised by mDNS).
+    #[arg(long)]
+    loopback: bool,
+    /// UDP port of the mDNS group the services are advertised on (5353 is mDNS proper, where
+    /// `lmos discover --mdns` looks).
+    #[arg(long, default_value_t = 5353)]
+    mdns_port: u16,
 }
 
 /// Runs the subcommand; returns the exit status.
 pub async fn run(args: Args) -> u8 {
     match args.command {
-        None => steps::run(args.format).await,
-        Some(DemoCommand::Serve) => serve().await,
+        None => steps::run(args.format, args.loopback).await,
+        Some(DemoCommand::Serve(serve_args)) => serve(serve_args).await,
     }
 }
 
 /// `lmos demo serve`.
-async fn serve() -> u8 {
-    let network = match network::Network::start().await {
+async fn serve(args: ServeArgs) -> u8 {
+    let network = match network::Network::start(args.loopback, args.mdns_port).await {
         Ok(network) => network,
         Err(e) => {
             errln!("lmos demo serve: {e}");

@@ -1,6 +1,8 @@
-//! The demo network: an embedded directory (SQLite in a temporary folder) and two services —
-//! the weather agent and the geocoding tool — each on its own HTTP and WebSocket ports on
-//! 127.0.0.1, each signing its Thing Description with its own `did:key`.
+//! The demo network: an embedded directory (SQLite in a temporary folder, on 127.0.0.1) and two
+//! services — the weather agent and the geocoding tool — each on its own HTTP and WebSocket
+//! ports, each signing its Thing Description with its own `did:key`. The services listen on the
+//! address multicast leaves from, so that mDNS can find them ([`service_host`]), or on 127.0.0.1
+//! with `--loopback`.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -17,8 +19,28 @@ use lmos::td::Thing;
 use lmos::thing::{BoundAddresses, ExposedThing, Servient, ThingError};
 use serde_json::Value;
 
-/// Where every demo listener binds.
+/// Where the directory binds (it is found through its URL, never by mDNS).
 pub const HOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+/// Where the services bind: the local address multicast leaves from (the interface the route to
+/// the mDNS group 224.0.0.251 uses; no packet is sent), so that mDNS records can carry it; or
+/// 127.0.0.1 when `loopback` is asked for or the host has no multicast route off loopback.
+/// The second value says whether mDNS can reach the services.
+pub fn service_host(loopback: bool) -> (IpAddr, bool) {
+    if loopback {
+        return (HOST, false);
+    }
+    let found = std::net::UdpSocket::bind("0.0.0.0:0")
+        .and_then(|socket| {
+            socket.connect("224.0.0.251:5353")?;
+            socket.local_addr()
+        })
+        .map(|address| address.ip());
+    match found {
+        Ok(ip) if !ip.is_unspecified() && !ip.is_loopback() => (ip, true),
+        _ => (HOST, false),
+    }
+}
 
 /// How long a directory entry lives unless refreshed (the registration refreshes it halfway).
 pub const REGISTRATION_TTL: Duration = Duration::from_secs(60);
@@ -112,12 +134,13 @@ impl Service {
     pub async fn start(
         thing: Thing,
         key: Ed25519KeyPair,
+        host: IpAddr,
         setup: impl FnOnce(&ExposedThing) -> Result<(), ThingError>,
     ) -> Result<Self, String> {
         let title = thing.title.clone();
         let started = async {
             let servient = Servient::builder()
-                .http_host(HOST)
+                .http_host(host)
                 .http_port(0)
                 .ws_port(0)
                 .sign_descriptions(key.clone())
@@ -142,6 +165,11 @@ impl Service {
             td_url,
             registration: None,
         })
+    }
+
+    /// Its servient (started).
+    pub fn servient(&self) -> &Servient {
+        &self.servient
     }
 
     /// The service's title.
@@ -204,6 +232,8 @@ pub struct Network {
     pub weather: Service,
     /// The geocoding tool.
     pub geocoder: Service,
+    /// The mDNS advertisement of both services, when mDNS can reach them.
+    pub mdns: Option<super::mdns::Advertisement>,
     /// The folder holding the SQLite file; removed after everything stopped.
     folder: TempFolder,
 }
@@ -213,32 +243,40 @@ pub fn new_key() -> Result<Ed25519KeyPair, String> {
     Ed25519KeyPair::generate().map_err(|e| format!("cannot generate a key: {e}"))
 }
 
-/// Starts the weather agent.
-pub async fn start_weather(key: Ed25519KeyPair) -> Result<Service, String> {
-    Service::start(super::weather::description(), key, |exposed| {
+/// Starts the weather agent, listening on `host`.
+pub async fn start_weather(key: Ed25519KeyPair, host: IpAddr) -> Result<Service, String> {
+    Service::start(super::weather::description(), key, host, |exposed| {
         super::weather::serve(exposed, FORECAST_STEP)
     })
     .await
 }
 
-/// Starts the geocoding tool.
-pub async fn start_geocoder(key: Ed25519KeyPair) -> Result<Service, String> {
-    Service::start(super::geocoder::description(), key, super::geocoder::serve).await
+/// Starts the geocoding tool, listening on `host`.
+pub async fn start_geocoder(key: Ed25519KeyPair, host: IpAddr) -> Result<Service, String> {
+    Service::start(
+        super::geocoder::description(),
+        key,
+        host,
+        super::geocoder::serve,
+    )
+    .await
 }
 
 impl Network {
-    /// Starts the directory and both services and registers the services.
-    pub async fn start() -> Result<Self, String> {
+    /// Starts the directory and both services (on [`service_host`]), registers the services
+    /// and, when mDNS can reach them, advertises them on UDP port `mdns_port`.
+    pub async fn start(loopback: bool, mdns_port: u16) -> Result<Self, String> {
+        let (host, reachable) = service_host(loopback);
         let folder = TempFolder::create()?;
         let directory = EmbeddedDirectory::start(folder.path()).await?;
-        let weather = match start_weather(new_key()?).await {
+        let weather = match start_weather(new_key()?, host).await {
             Ok(service) => service,
             Err(e) => {
                 directory.shutdown().await;
                 return Err(e);
             }
         };
-        let geocoder = match start_geocoder(new_key()?).await {
+        let geocoder = match start_geocoder(new_key()?, host).await {
             Ok(service) => service,
             Err(e) => {
                 let _ = weather.stop().await;
@@ -250,6 +288,7 @@ impl Network {
             directory,
             weather,
             geocoder,
+            mdns: None,
             folder,
         };
         let client = network.directory.client.clone();
@@ -257,15 +296,30 @@ impl Network {
             Ok(_) => network.geocoder.register(&client).await.map(|_| ()),
             Err(e) => Err(e),
         };
-        if let Err(e) = registered {
-            let _ = network.stop().await;
-            return Err(e);
+        let advertised = match registered {
+            Ok(()) if reachable => {
+                super::mdns::Advertisement::start(mdns_port, &[&network.weather, &network.geocoder])
+                    .map(Some)
+            }
+            Ok(()) => Ok(None),
+            Err(e) => Err(e),
+        };
+        match advertised {
+            Ok(mdns) => network.mdns = mdns,
+            Err(e) => {
+                let _ = network.stop().await;
+                return Err(e);
+            }
         }
         Ok(network)
     }
 
-    /// Deregisters and stops both services, then the directory, and removes the folder.
+    /// Withdraws the mDNS advertisement, deregisters and stops both services, then the
+    /// directory, and removes the folder.
     pub async fn stop(self) -> Result<(), String> {
+        if let Some(mdns) = &self.mdns {
+            mdns.stop().await;
+        }
         let weather = self.weather.stop().await;
         let geocoder = self.geocoder.stop().await;
         self.directory.shutdown().await;

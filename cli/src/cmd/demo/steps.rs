@@ -22,7 +22,7 @@ const STEP_TIMEOUT: Duration = Duration::from_secs(30);
 enum Status {
     Ok,
     Failed,
-    /// The build cannot do this step; not a failure.
+    /// The step cannot be done on this host (or with these options); not a failure.
     NotAvailable,
 }
 
@@ -129,23 +129,26 @@ struct Started {
 }
 
 /// Runs the demo; exit status 0 when every step worked, 1 when one failed.
-pub async fn run(format: Format) -> u8 {
+pub async fn run(format: Format, loopback: bool) -> u8 {
+    let (host, reachable) = network::service_host(loopback);
     if format == Format::Text {
-        crate::write_stdout(
-            "lmos demo: a directory, a weather agent and a geocoding tool on 127.0.0.1 — \
+        crate::write_stdout(&format!(
+            "lmos demo: a directory (127.0.0.1), a weather agent and a geocoding tool ({host}) — \
              registered, found, verified and called over HTTP and WebSocket.\n\n",
-        );
+        ));
     }
     let mut transcript = Transcript::new(format);
     let mut started = Started::default();
-    let completed = steps(&mut transcript, &mut started).await.is_some();
+    let completed = steps(&mut transcript, &mut started, host, reachable)
+        .await
+        .is_some();
     shut_down(&mut transcript, started, completed).await;
     if format == Format::Text {
         let summary = if transcript.failed {
             "\nA step failed (✗): see its reason above.\n".to_owned()
         } else if transcript.not_available > 0 {
             format!(
-                "\nAll {} steps worked; {} (–) cannot be done by this build.\n",
+                "\nAll {} steps worked; {} (–) not available here.\n",
                 transcript.steps - transcript.not_available,
                 transcript.not_available
             )
@@ -183,7 +186,12 @@ struct Verified {
     geocoder: Thing,
 }
 
-async fn steps(transcript: &mut Transcript, started: &mut Started) -> Option<()> {
+async fn steps(
+    transcript: &mut Transcript,
+    started: &mut Started,
+    host: std::net::IpAddr,
+    reachable: bool,
+) -> Option<()> {
     let folder = transcript
         .step("Create a temporary folder", async {
             let folder = TempFolder::create()?;
@@ -233,7 +241,7 @@ async fn steps(transcript: &mut Transcript, started: &mut Started) -> Option<()>
 
     let weather = transcript
         .step("Start the weather agent (lmos:Agent)", async {
-            let service = network::start_weather(weather_key).await?;
+            let service = network::start_weather(weather_key, host).await?;
             let detail = listening(&service);
             Ok((service, detail))
         })
@@ -242,7 +250,7 @@ async fn steps(transcript: &mut Transcript, started: &mut Started) -> Option<()>
 
     let geocoder = transcript
         .step("Start the geocoding tool (lmos:Tool)", async {
-            let service = network::start_geocoder(geocoder_key).await?;
+            let service = network::start_geocoder(geocoder_key, host).await?;
             let detail = listening(&service);
             Ok((service, detail))
         })
@@ -304,7 +312,7 @@ async fn steps(transcript: &mut Transcript, started: &mut Started) -> Option<()>
         .await?;
 
     let mdns_title = "Find them through mDNS";
-    match tokio::time::timeout(STEP_TIMEOUT, mdns::find(&[weather, geocoder])).await {
+    match tokio::time::timeout(STEP_TIMEOUT, mdns::find(&[weather, geocoder], reachable)).await {
         Ok(Ok(MdnsOutcome::Found(detail))) => transcript.print(mdns_title, Status::Ok, &detail),
         Ok(Ok(MdnsOutcome::NotAvailable(why))) => {
             transcript.print(mdns_title, Status::NotAvailable, &why)
@@ -666,7 +674,7 @@ mod tests {
     #[tokio::test]
     async fn a_refused_call_says_why_over_both_transports() {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let geocoder = network::start_geocoder(network::new_key().unwrap())
+        let geocoder = network::start_geocoder(network::new_key().unwrap(), network::HOST)
             .await
             .unwrap();
         let td = geocoder.signed_description().unwrap();
