@@ -60,6 +60,26 @@ fn step_lines(stdout: &str) -> Vec<&str> {
         .collect()
 }
 
+/// Runs `lmos ARGS` (bounded by [`PATIENCE`]) and checks that it exited 0.
+async fn demo_exits_0(args: &[&str]) -> common::Run {
+    let run = tokio::time::timeout(PATIENCE, lmos(args, None))
+        .await
+        .expect("the demo finishes");
+    assert_eq!(
+        run.code, 0,
+        "stdout:\n{}\nstderr:\n{}",
+        run.stdout, run.stderr
+    );
+    run
+}
+
+/// Checks that `stdout` contains every one of `expected`.
+fn assert_mentions(stdout: &str, expected: &[&str]) {
+    for expected in expected {
+        assert!(stdout.contains(expected), "no {expected:?} in\n{stdout}");
+    }
+}
+
 fn free_udp_port() -> u16 {
     std::net::UdpSocket::bind("0.0.0.0:0")
         .unwrap()
@@ -74,14 +94,7 @@ fn install_crypto() {
 
 #[tokio::test]
 async fn demo_runs_every_step_and_exits_0() {
-    let run = tokio::time::timeout(PATIENCE, lmos(&["demo"], None))
-        .await
-        .expect("the demo finishes");
-    assert_eq!(
-        run.code, 0,
-        "stdout:\n{}\nstderr:\n{}",
-        run.stdout, run.stderr
-    );
+    let run = demo_exits_0(&["demo"]).await;
     let lines = step_lines(&run.stdout);
     assert_eq!(lines.len(), STEPS.len(), "{}", run.stdout);
     for (n, (line, title)) in lines.iter().zip(STEPS).enumerate() {
@@ -110,35 +123,25 @@ async fn demo_runs_every_step_and_exits_0() {
         );
     }
     // What happened, in short: the transports, the signer, the answers.
-    for expected in [
-        "did:key:z6Mk",
-        "→ WeatherAgent",
-        "→ Geocoder",
-        "lat 50.7374, lon 7.0982",
-        "ws://",
-        "http://",
-        "private mDNS group on UDP port",
-        "the directory is empty again",
-        "All 18 steps worked.",
-    ] {
-        assert!(
-            run.stdout.contains(expected),
-            "no {expected:?} in\n{}",
-            run.stdout
-        );
-    }
+    assert_mentions(
+        &run.stdout,
+        &[
+            "did:key:z6Mk",
+            "→ WeatherAgent",
+            "→ Geocoder",
+            "lat 50.7374, lon 7.0982",
+            "ws://",
+            "http://",
+            "private mDNS group on UDP port",
+            "the directory is empty again",
+            "All 18 steps worked.",
+        ],
+    );
 }
 
 #[tokio::test]
 async fn demo_json_prints_one_object_per_step_and_cleans_up() {
-    let run = tokio::time::timeout(PATIENCE, lmos(&["demo", "--format", "json"], None))
-        .await
-        .expect("the demo finishes");
-    assert_eq!(
-        run.code, 0,
-        "stdout:\n{}\nstderr:\n{}",
-        run.stdout, run.stderr
-    );
+    let run = demo_exits_0(&["demo", "--format", "json"]).await;
     let steps: Vec<Value> = run
         .stdout
         .lines()
@@ -163,32 +166,22 @@ async fn demo_json_prints_one_object_per_step_and_cleans_up() {
 
 #[tokio::test]
 async fn demo_on_loopback_reports_mdns_not_available_and_still_exits_0() {
-    let run = tokio::time::timeout(PATIENCE, lmos(&["demo", "--loopback"], None))
-        .await
-        .expect("the demo finishes");
-    assert_eq!(
-        run.code, 0,
-        "stdout:\n{}\nstderr:\n{}",
-        run.stdout, run.stderr
-    );
+    let run = demo_exits_0(&["demo", "--loopback"]).await;
     let lines = step_lines(&run.stdout);
     assert_eq!(lines.len(), STEPS.len(), "{}", run.stdout);
     for (line, title) in lines.iter().zip(STEPS) {
         let mark = if *title == MDNS_STEP { "–" } else { "✓" };
         assert!(line.contains(&format!("{mark} {title}")), "{line}");
     }
-    for expected in [
-        "not available: the services listen on 127.0.0.1",
-        "ws://127.0.0.1:",
-        "http://127.0.0.1:",
-        "All 17 steps worked; 1 (–) not available here.",
-    ] {
-        assert!(
-            run.stdout.contains(expected),
-            "no {expected:?} in\n{}",
-            run.stdout
-        );
-    }
+    assert_mentions(
+        &run.stdout,
+        &[
+            "not available: the services listen on 127.0.0.1",
+            "ws://127.0.0.1:",
+            "http://127.0.0.1:",
+            "All 17 steps worked; 1 (–) not available here.",
+        ],
+    );
 }
 
 #[tokio::test]
