@@ -16,6 +16,10 @@ use futures::StreamExt;
 use lmos::discovery::{Directory, DirectoryStore, PostgresStore, SqliteStore};
 use serde_json::{json, Value};
 
+#[path = "support/bench_results.rs"]
+mod bench_results;
+use bench_results::record;
+
 const DOMAINS: &[(&str, &str, &str)] = &[
     (
         "Weather",
@@ -436,23 +440,6 @@ async fn run(store_name: &str, store: Arc<dyn DirectoryStore>, n: usize) {
     }
     running.shutdown().await;
     tokio::time::sleep(Duration::from_millis(100)).await;
-}
-
-/// Appends one headline figure to the file named by `BENCH_RESULTS` (bench/run's summary table;
-/// the members are described in bench/result.py).
-fn record(result: Value) {
-    use std::io::Write;
-    let Some(path) = std::env::var_os("BENCH_RESULTS") else {
-        return;
-    };
-    let written = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .and_then(|mut file| writeln!(file, "{result}"));
-    if let Err(error) = written {
-        eprintln!("cannot append to BENCH_RESULTS: {error}");
-    }
 }
 
 #[tokio::main]

@@ -21,6 +21,10 @@ use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::Message as Frame;
 
+#[path = "../benches/support/bench_results.rs"]
+mod bench_results;
+use bench_results::record;
+
 #[derive(Debug, Parser)]
 #[command(about = "lmosprotocol WebSocket benchmark")]
 struct Options {
@@ -271,23 +275,6 @@ async fn idle(connections: usize) {
     drop(sockets);
     drop(first);
     let _ = child.kill().await;
-}
-
-/// Appends one headline figure to the file named by `BENCH_RESULTS` (bench/run's summary table;
-/// the members are described in bench/result.py).
-fn record(result: Value) {
-    use std::io::Write;
-    let Some(path) = std::env::var_os("BENCH_RESULTS") else {
-        return;
-    };
-    let written = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .and_then(|mut file| writeln!(file, "{result}"));
-    if let Err(error) = written {
-        eprintln!("cannot append to BENCH_RESULTS: {error}");
-    }
 }
 
 #[tokio::main]
