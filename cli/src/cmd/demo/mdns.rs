@@ -88,11 +88,11 @@ async fn browse(port: u16, services: &[&Service]) -> Result<String, String> {
             let td = found
                 .td
                 .map_err(|e| format!("{} was found but its TD not fetched: {e}", found.url))?;
-            let expected = services[index].exposed.thing_description().to_value();
-            if td["id"] != expected["id"] {
+            let expected = services[index].exposed.thing_description().id;
+            if td["id"].as_str() != expected.as_deref() {
                 return Err(format!(
-                    "the TD at {} has id {} where {} was advertised",
-                    found.url, td["id"], expected["id"]
+                    "the TD at {} has id {} where {expected:?} was advertised",
+                    found.url, td["id"]
                 ));
             }
             lines[index] = Some(format!(
