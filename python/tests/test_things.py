@@ -488,3 +488,54 @@ def test_handlers_registered_before_any_event_loop_run_on_the_loop_that_starts_t
             return bool(await thing.invoke_action("where"))
 
     assert asyncio.run(main()) is True
+
+
+async def test_concurrent_calls_each_get_their_own_result_from_a_real_task() -> None:
+    async with lmos.Servient(http_port=0) as servient:
+        exposed = servient.expose(
+            lmos.tool("Echo")
+            .action("now", input={"type": "integer"}, output={"type": "object"})
+            .action("later", input={"type": "integer"}, output={"type": "object"})
+        )
+
+        def answer(n: int) -> dict[str, Any]:
+            task = asyncio.current_task()
+            return {"n": n, "in_task": task is not None and not task.done()}
+
+        @exposed.action("now")
+        async def now(n: int) -> dict[str, Any]:
+            return answer(n)  # never suspends
+
+        @exposed.action("later")
+        async def later(n: int) -> dict[str, Any]:
+            await asyncio.sleep(0.001 * (n % 7))
+            return answer(n)
+
+        thing = await lmos.consume(exposed.td_url)
+        calls = [thing.invoke_action("now" if n % 2 else "later", n) for n in range(300)]
+        results = await asyncio.wait_for(asyncio.gather(*calls), WAIT)
+    assert results == [{"n": n, "in_task": True} for n in range(300)]
+
+
+def test_a_servient_whose_event_loop_has_closed_answers_with_an_error() -> None:
+    servient = lmos.Servient(http_port=0)
+    exposed = servient.expose(lmos.tool("Orphan").action("ping", output={"type": "string"}))
+
+    @exposed.action("ping")
+    async def ping() -> str:
+        return "pong"
+
+    async def start_and_leave() -> None:
+        await servient.start()  # the handlers' loop closes when this returns
+
+    async def call_and_stop() -> None:
+        try:
+            thing = await lmos.consume(exposed.td_url)
+            with pytest.raises(lmos.RemoteError) as caught:
+                await asyncio.wait_for(thing.invoke_action("ping"), WAIT)
+            assert caught.value.status == 500
+        finally:
+            await servient.shutdown()
+
+    asyncio.run(start_and_leave())
+    asyncio.run(call_and_stop())

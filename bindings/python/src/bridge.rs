@@ -1,6 +1,7 @@
 //! Running Python coroutines from Rust tasks: a handler's coroutine becomes a task on the asyncio
 //! event loop the servient was started on, and the Rust side awaits it like a future. Dropping
-//! that future cancels the task (the handler sees `asyncio.CancelledError`).
+//! that future cancels the task (the handler sees `asyncio.CancelledError`). The Tokio side
+//! hands the loop jobs through a [`LoopQueue`] and never waits for the GIL on the way.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -49,10 +50,261 @@ where
     result
 }
 
-/// The asyncio event loop that Python handlers of one servient run on; captured when the servient
-/// starts (or when a handler is registered inside a running loop).
+/// Work that must run on the event loop's thread, holding the GIL.
+type Job = Box<dyn for<'py> FnOnce(Python<'py>) + Send>;
+
+/// How long a scheduled handler may wait for its loop before [`PyTask`] checks that the loop
+/// still runs.
+const LOOP_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// How a [`LoopQueue`] wakes its loop when work arrives.
+enum Wake {
+    /// A byte on a socket the loop watches (`loop.add_reader`): no GIL needed on the Tokio side.
+    #[cfg(unix)]
+    Socket {
+        reader: std::os::unix::net::UnixStream,
+        writer: std::os::unix::net::UnixStream,
+    },
+    /// `loop.call_soon_threadsafe`, for loops without `add_reader` (the proactor loop on
+    /// Windows): the Tokio side attaches to the interpreter once per batch.
+    Threadsafe,
+}
+
+/// The queue of work for one asyncio event loop. Tokio threads push jobs without touching the
+/// interpreter; the loop's thread runs every queued job in one callback. All Python work of a
+/// handler call (converting the input, calling the function, creating its task, converting the
+/// result) happens there, so Tokio threads never wait for the GIL while the loop holds it, and
+/// one wakeup serves every request that arrived meanwhile.
+pub struct LoopQueue {
+    jobs: Mutex<Vec<Job>>,
+    wake: Wake,
+    event_loop: Py<PyAny>,
+    /// Whether tasks start eagerly (`asyncio.Task(..., eager_start=True)`, Python 3.12+): a
+    /// handler that does not suspend completes within the callback that started it.
+    eager: bool,
+}
+
+impl LoopQueue {
+    /// A queue for `event_loop`, which must be the running loop of the calling thread.
+    fn attach(py: Python<'_>, event_loop: &Bound<'_, PyAny>) -> PyResult<Arc<Self>> {
+        let eager = py
+            .import("sys")?
+            .getattr("version_info")?
+            .ge((3, 12))?;
+        #[cfg(unix)]
+        if let Some(queue) = Self::attach_socket(py, event_loop, eager)? {
+            return Ok(queue);
+        }
+        Ok(Arc::new(LoopQueue {
+            jobs: Mutex::new(Vec::new()),
+            wake: Wake::Threadsafe,
+            event_loop: event_loop.clone().unbind(),
+            eager,
+        }))
+    }
+
+    /// Registers a wakeup socket with `loop.add_reader`; `None` when the loop has no readers.
+    #[cfg(unix)]
+    fn attach_socket(
+        py: Python<'_>,
+        event_loop: &Bound<'_, PyAny>,
+        eager: bool,
+    ) -> PyResult<Option<Arc<Self>>> {
+        use std::os::fd::AsRawFd;
+        let (reader, writer) = std::os::unix::net::UnixStream::pair()
+            .map_err(|e| PyRuntimeError::new_err(format!("no wakeup socket for the loop: {e}")))?;
+        for end in [&reader, &writer] {
+            end.set_nonblocking(true).map_err(|e| {
+                PyRuntimeError::new_err(format!("no wakeup socket for the loop: {e}"))
+            })?;
+        }
+        let fd = reader.as_raw_fd();
+        let queue = Arc::new(LoopQueue {
+            jobs: Mutex::new(Vec::new()),
+            wake: Wake::Socket { reader, writer },
+            event_loop: event_loop.clone().unbind(),
+            eager,
+        });
+        let drain = Drain {
+            queue: Arc::downgrade(&queue),
+        };
+        match event_loop.call_method1("add_reader", (fd, drain)) {
+            Ok(_) => Ok(Some(queue)),
+            Err(err) if err.is_instance_of::<pyo3::exceptions::PyNotImplementedError>(py) => {
+                Ok(None)
+            }
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Queues `job` for the loop's thread and wakes the loop if it has nothing queued yet.
+    fn push(self: &Arc<Self>, job: Job) {
+        let was_empty = {
+            let mut jobs = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
+            let was_empty = jobs.is_empty();
+            jobs.push(job);
+            was_empty
+        };
+        if was_empty {
+            self.wake();
+        }
+    }
+
+    fn wake(self: &Arc<Self>) {
+        match &self.wake {
+            #[cfg(unix)]
+            Wake::Socket { writer, .. } => {
+                use std::io::Write;
+                // A full socket already holds a wakeup the loop has not read.
+                let _ = (&*writer).write(&[1]);
+            }
+            Wake::Threadsafe => {
+                let drain = Drain {
+                    queue: Arc::downgrade(self),
+                };
+                attach_alive(|py| {
+                    let _ = self
+                        .event_loop
+                        .call_method1(py, "call_soon_threadsafe", (drain,));
+                });
+            }
+        }
+    }
+
+    /// Runs on the loop's thread: every job queued so far.
+    fn run_jobs(&self, py: Python<'_>) {
+        #[cfg(unix)]
+        if let Wake::Socket { reader, .. } = &self.wake {
+            use std::io::Read;
+            // Read the wakeups before taking the jobs: a job queued after the take wakes the
+            // loop again.
+            let mut buffer = [0u8; 256];
+            while matches!((&*reader).read(&mut buffer), Ok(n) if n > 0) {}
+        }
+        let jobs = std::mem::take(&mut *self.jobs.lock().unwrap_or_else(|e| e.into_inner()));
+        for job in jobs {
+            job(py);
+        }
+    }
+
+    /// Whether the loop is closed, so that nothing queued will ever run.
+    fn loop_closed(&self) -> bool {
+        attach_alive(|py| {
+            self.event_loop
+                .call_method0(py, "is_closed")
+                .and_then(|closed| closed.is_truthy(py))
+                .unwrap_or(true)
+        })
+        .unwrap_or(true)
+    }
+
+    /// Drops the queued jobs: their tasks end as if the loop had refused them.
+    fn abandon(&self) {
+        let jobs = std::mem::take(&mut *self.jobs.lock().unwrap_or_else(|e| e.into_inner()));
+        drop(jobs);
+    }
+
+    /// Creates the asyncio task of `coroutine` (on the loop's thread).
+    fn create_task<'py>(
+        &self,
+        py: Python<'py>,
+        coroutine: Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let event_loop = self.event_loop.bind(py);
+        if self.eager {
+            let kwargs = PyDict::new(py);
+            kwargs.set_item("loop", event_loop)?;
+            kwargs.set_item("eager_start", true)?;
+            py.import("asyncio")?
+                .getattr("Task")?
+                .call((coroutine,), Some(&kwargs))
+        } else {
+            event_loop.call_method1("create_task", (coroutine,))
+        }
+    }
+
+    /// Stops watching the wakeup socket (on the loop's thread, if it still runs) and lets the
+    /// queue go.
+    fn detach(self: Arc<Self>) {
+        self.abandon();
+        #[cfg(unix)]
+        if matches!(self.wake, Wake::Socket { .. }) {
+            attach_alive(|py| {
+                let event_loop = self.event_loop.bind(py);
+                let closed = event_loop
+                    .call_method0("is_closed")
+                    .and_then(|c| c.is_truthy())
+                    .unwrap_or(true);
+                if !closed {
+                    // The socket closes only after the loop forgot it, so that its number is
+                    // never watched twice.
+                    let _ = event_loop.call_method1(
+                        "call_soon_threadsafe",
+                        (Detach {
+                            queue: Mutex::new(Some(self.clone())),
+                        },),
+                    );
+                }
+            });
+        }
+    }
+}
+
+/// The loop's reader callback: runs the queued jobs.
+#[pyclass(module = "lmos._native", frozen)]
+struct Drain {
+    queue: std::sync::Weak<LoopQueue>,
+}
+
+#[pymethods]
+impl Drain {
+    fn __call__(&self, py: Python<'_>) {
+        if let Some(queue) = self.queue.upgrade() {
+            queue.run_jobs(py);
+        }
+    }
+}
+
+/// Removes a detached queue's wakeup socket from its loop.
+#[pyclass(module = "lmos._native", frozen)]
+struct Detach {
+    queue: Mutex<Option<Arc<LoopQueue>>>,
+}
+
+#[pymethods]
+impl Detach {
+    #[cfg_attr(not(unix), allow(unused_variables))]
+    fn __call__(&self, py: Python<'_>) {
+        let queue = self.queue.lock().unwrap_or_else(|e| e.into_inner()).take();
+        #[cfg(unix)]
+        if let Some(queue) = &queue {
+            use std::os::fd::AsRawFd;
+            if let Wake::Socket { reader, .. } = &queue.wake {
+                let _ = queue
+                    .event_loop
+                    .call_method1(py, "remove_reader", (reader.as_raw_fd(),));
+            }
+        }
+        drop(queue);
+    }
+}
+
+/// The asyncio event loop that Python handlers of one servient run on, with its job queue;
+/// captured when the servient starts (or when a handler is registered inside a running loop).
 #[derive(Clone, Default)]
-pub struct EventLoop(Arc<RwLock<Option<Py<PyAny>>>>);
+pub struct EventLoop(Arc<LoopSlot>);
+
+/// The captured loop's queue; the last [`EventLoop`] to go detaches it from the loop.
+#[derive(Default)]
+struct LoopSlot(RwLock<Option<Arc<LoopQueue>>>);
+
+impl Drop for LoopSlot {
+    fn drop(&mut self) {
+        if let Some(queue) = self.0.get_mut().unwrap_or_else(|e| e.into_inner()).take() {
+            queue.detach();
+        }
+    }
+}
 
 impl EventLoop {
     /// Captures the running loop of the calling thread, if there is one.
@@ -62,160 +314,200 @@ impl EventLoop {
         if running.is_none() {
             return Ok(false);
         }
-        *self.0.write().unwrap_or_else(|e| e.into_inner()) = Some(running.unbind());
+        let mut slot = self.0 .0.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(queue) = slot.as_ref() {
+            if queue.event_loop.bind(py).is(&running) {
+                return Ok(true);
+            }
+        }
+        let queue = LoopQueue::attach(py, &running)?;
+        if let Some(old) = slot.replace(queue) {
+            old.detach();
+        }
         Ok(true)
     }
 
-    /// The captured loop.
-    pub fn get(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        self.0
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_ref()
-            .map(|l| l.clone_ref(py))
-            .ok_or_else(|| {
-                PyRuntimeError::new_err(
-                    "no asyncio event loop to run the handler on: start the servient inside one",
-                )
-            })
+    /// The captured loop's queue.
+    fn queue(&self) -> Option<Arc<LoopQueue>> {
+        self.0 .0.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }
 
-/// A Python coroutine running as a task on an event loop. Awaiting it gives the coroutine's
-/// result; dropping it before then cancels the task.
-pub struct PyTask {
-    result: oneshot::Receiver<PyResult<Py<PyAny>>>,
-    /// Shared with the [`TaskStart`] callback; `None` once the result has arrived.
-    state: Option<Arc<Mutex<StartState>>>,
-    event_loop: Py<PyAny>,
+/// Why a handler's coroutine never ran.
+#[derive(Debug)]
+pub enum NotRun {
+    /// No loop was captured: the servient was not started inside one.
+    NoLoop,
+    /// The loop closed (or the interpreter is exiting) before the handler ran.
+    LoopGone,
 }
 
-/// Where a scheduled coroutine is: not yet started (it may be cancelled before it runs), or
-/// running as this task.
-#[derive(Default)]
-struct StartState {
-    task: Option<Py<PyAny>>,
-    cancelled: bool,
-}
-
-impl PyTask {
-    /// Schedules `coroutine` on `event_loop` (thread-safe): one `call_soon_threadsafe` that
-    /// creates the task on the loop's thread.
-    pub fn spawn(event_loop: &Bound<'_, PyAny>, coroutine: Bound<'_, PyAny>) -> PyResult<Self> {
-        let (tx, rx) = oneshot::channel();
-        let state = Arc::new(Mutex::new(StartState::default()));
-        let start = TaskStart {
-            coroutine: Mutex::new(Some(coroutine.unbind())),
-            done: Mutex::new(Some(TaskDone {
-                sender: Mutex::new(Some(tx)),
-            })),
-            state: state.clone(),
-        };
-        event_loop.call_method1("call_soon_threadsafe", (start,))?;
-        Ok(PyTask {
-            result: rx,
-            state: Some(state),
-            event_loop: event_loop.clone().unbind(),
+impl std::fmt::Display for NotRun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            NotRun::NoLoop => {
+                "no asyncio event loop to run the handler on: start the servient inside one"
+            }
+            NotRun::LoopGone => "the asyncio event loop the servient started on is not running",
         })
     }
 }
 
-impl Future for PyTask {
-    type Output = PyResult<Py<PyAny>>;
+/// A Python coroutine run as a task on an event loop. Awaiting it gives what `settle` made of
+/// the coroutine's outcome (on the loop's thread); dropping it before then cancels the task.
+pub struct PyTask<O> {
+    result: oneshot::Receiver<O>,
+    /// Shared with the jobs on the loop's thread; `None` once the result has arrived.
+    state: Option<Arc<TaskState>>,
+    queue: Arc<LoopQueue>,
+    /// Armed while the task has not started, to notice a loop that stopped running.
+    check: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+/// Where a scheduled coroutine is, shared between the Tokio side and the loop's thread.
+#[derive(Default)]
+struct TaskState {
+    started: AtomicBool,
+    dropped: AtomicBool,
+    /// The running asyncio task (touched only on the loop's thread).
+    task: Mutex<Option<Py<PyAny>>>,
+}
+
+impl<O: Send + 'static> PyTask<O> {
+    /// Queues a job on the loop of `event_loop` that makes the coroutine with `start`, runs it
+    /// as an asyncio task and hands its outcome to `settle`. Nothing here touches the
+    /// interpreter.
+    pub fn spawn<S, F>(event_loop: &EventLoop, start: S, settle: F) -> Result<Self, NotRun>
+    where
+        S: for<'py> FnOnce(Python<'py>) -> PyResult<Bound<'py, PyAny>> + Send + 'static,
+        F: for<'py> FnOnce(Python<'py>, PyResult<Bound<'py, PyAny>>) -> O + Send + 'static,
+    {
+        let queue = event_loop.queue().ok_or(NotRun::NoLoop)?;
+        let (sender, result) = oneshot::channel();
+        let state = Arc::new(TaskState::default());
+        let job_state = state.clone();
+        let job_queue = queue.clone();
+        queue.push(Box::new(move |py| {
+            if job_state.dropped.load(Ordering::SeqCst) {
+                return; // Dropped before it started: never call the handler.
+            }
+            job_state.started.store(true, Ordering::SeqCst);
+            let done = TaskDone {
+                settle: Mutex::new(Some(Box::new(move |py, outcome| {
+                    let _ = sender.send(settle(py, outcome));
+                }))),
+                state: job_state.clone(),
+            };
+            let task = match start(py).and_then(|c| job_queue.create_task(py, c)) {
+                Ok(task) => task,
+                Err(err) => return done.finish(py, Err(err)),
+            };
+            if task_done(&task) {
+                // An eager task that never suspended.
+                return done.finish(py, task_outcome(&task));
+            }
+            *job_state.task.lock().unwrap_or_else(|e| e.into_inner()) = Some(task.clone().unbind());
+            if let Err(err) = task.call_method1("add_done_callback", (done,)) {
+                log_exception(py, "scheduling a handler", &err);
+            }
+        }));
+        Ok(PyTask {
+            result,
+            state: Some(state),
+            queue,
+            check: None,
+        })
+    }
+}
+
+fn task_done(task: &Bound<'_, PyAny>) -> bool {
+    task.call_method0("done")
+        .and_then(|d| d.is_truthy())
+        .unwrap_or(false)
+}
+
+/// The result of a finished task, or its exception (`CancelledError` when it was cancelled).
+fn task_outcome<'py>(task: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    if task.call_method0("cancelled")?.is_truthy()? {
+        return Err(cancelled_error(task.py()));
+    }
+    task.call_method0("result")
+}
+
+impl<O> Future for PyTask<O> {
+    type Output = Result<O, NotRun>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match Pin::new(&mut self.result).poll(cx) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(result) => {
+        loop {
+            if let Poll::Ready(result) = Pin::new(&mut self.result).poll(cx) {
                 self.state = None;
-                Poll::Ready(
-                    result.unwrap_or_else(|_| {
-                        Err(PyRuntimeError::new_err("the handler task vanished"))
-                    }),
-                )
+                self.check = None;
+                return Poll::Ready(result.map_err(|_| NotRun::LoopGone));
+            }
+            let started = self
+                .state
+                .as_ref()
+                .is_some_and(|s| s.started.load(Ordering::SeqCst));
+            if started {
+                self.check = None;
+                return Poll::Pending;
+            }
+            let check = self
+                .check
+                .get_or_insert_with(|| Box::pin(tokio::time::sleep(LOOP_CHECK)));
+            if check.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            // Waited a while and the loop has not taken the job: is it still there?
+            self.check = None;
+            if self.queue.loop_closed() {
+                self.queue.abandon();
+                return Poll::Ready(Err(NotRun::LoopGone));
             }
         }
     }
 }
 
-impl Drop for PyTask {
+impl<O> Drop for PyTask<O> {
     fn drop(&mut self) {
         let Some(state) = self.state.take() else {
             return;
         };
-        let task = {
-            let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
-            state.cancelled = true;
-            state.task.take()
-        };
-        if let Some(task) = task {
-            attach_alive(|py| {
-                // Task.cancel is not thread-safe: ask the loop to run it.
-                if let Ok(cancel) = task.getattr(py, "cancel") {
-                    let _ = self
-                        .event_loop
-                        .call_method1(py, "call_soon_threadsafe", (cancel,));
-                }
-            });
-        }
+        state.dropped.store(true, Ordering::SeqCst);
+        // Queued after the start job, so it finds the task if there is one.
+        self.queue.push(Box::new(move |py| {
+            let task = state.task.lock().unwrap_or_else(|e| e.into_inner()).take();
+            if let Some(task) = task {
+                let _ = task.call_method0(py, "cancel");
+            }
+        }));
     }
 }
 
-/// Runs on the loop's thread: creates the task and attaches the done-callback.
-#[pyclass(module = "lmos._native")]
-struct TaskStart {
-    coroutine: Mutex<Option<Py<PyAny>>>,
-    done: Mutex<Option<TaskDone>>,
-    state: Arc<Mutex<StartState>>,
-}
+/// What becomes of a finished coroutine's outcome.
+type Settle = Box<dyn for<'py> FnOnce(Python<'py>, PyResult<Bound<'py, PyAny>>) + Send>;
 
-#[pymethods]
-impl TaskStart {
-    fn __call__(&self, py: Python<'_>) -> PyResult<()> {
-        let coroutine = self
-            .coroutine
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
-        let done = self.done.lock().unwrap_or_else(|e| e.into_inner()).take();
-        let (Some(coroutine), Some(done)) = (coroutine, done) else {
-            return Ok(());
-        };
-        // Held while the task is made, so that a concurrent drop either sees the task or has
-        // already marked the start cancelled.
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        if state.cancelled {
-            // Dropped before it started: never run it.
-            let _ = coroutine.call_method0(py, "close");
-            return Ok(());
-        }
-        let task = py
-            .import("asyncio")?
-            .call_method1("ensure_future", (coroutine,))?;
-        task.call_method1("add_done_callback", (done,))?;
-        state.task = Some(task.unbind());
-        Ok(())
-    }
-}
-
-/// Done-callback of a scheduled task: hands its outcome to the waiting [`PyTask`].
-#[pyclass(module = "lmos._native")]
+/// Done-callback of a handler's task: settles its outcome on the loop's thread.
+#[pyclass(module = "lmos._native", frozen)]
 struct TaskDone {
-    sender: Mutex<Option<oneshot::Sender<PyResult<Py<PyAny>>>>>,
+    settle: Mutex<Option<Settle>>,
+    state: Arc<TaskState>,
+}
+
+impl TaskDone {
+    fn finish(&self, py: Python<'_>, outcome: PyResult<Bound<'_, PyAny>>) {
+        let task = self.state.task.lock().unwrap_or_else(|e| e.into_inner()).take();
+        drop(task);
+        if let Some(settle) = self.settle.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            settle(py, outcome);
+        }
+    }
 }
 
 #[pymethods]
 impl TaskDone {
-    fn __call__(&self, future: &Bound<'_, PyAny>) -> PyResult<()> {
-        let outcome = if future.call_method0("cancelled")?.is_truthy()? {
-            Err(cancelled_error(future.py()))
-        } else {
-            future.call_method0("result").map(Bound::unbind)
-        };
-        if let Some(sender) = self.sender.lock().unwrap_or_else(|e| e.into_inner()).take() {
-            let _ = sender.send(outcome);
-        }
-        Ok(())
+    fn __call__(&self, task: &Bound<'_, PyAny>) {
+        self.finish(task.py(), task_outcome(task));
     }
 }
 

@@ -491,34 +491,50 @@ struct HandlerInner {
 #[derive(Clone)]
 struct PyHandler(Arc<HandlerInner>);
 
+/// What a handler call's outcome becomes on the Rust side.
+type Outcome<O> = Result<O, HandlerError>;
+
 impl PyHandler {
-    /// Calls the function with `args` and the context, and schedules the coroutine.
-    fn spawn(
+    /// Queues the call of the function with `args` and the context on the handler's event loop;
+    /// `settle` turns its return value into the Rust result there. Nothing here waits for the
+    /// GIL.
+    fn spawn<O, A, S>(
         &self,
         context: &CoreContext,
-        args: impl for<'py> FnOnce(Python<'py>) -> PyResult<Vec<Bound<'py, PyAny>>>,
+        args: A,
         extra: Option<UpdateSink>,
-    ) -> Result<PyTask, HandlerError> {
-        let exiting = || HandlerError::Failed("the Python interpreter is shutting down".into());
-        attach_alive(|py| {
-            let run = || -> PyResult<PyTask> {
+        settle: S,
+    ) -> Result<PyTask<Outcome<O>>, HandlerError>
+    where
+        O: Send + 'static,
+        A: for<'py> FnOnce(Python<'py>) -> PyResult<Vec<Bound<'py, PyAny>>> + Send + 'static,
+        S: for<'py> FnOnce(&PyHandler, Python<'py>, Bound<'py, PyAny>) -> Outcome<O>
+            + Send
+            + 'static,
+    {
+        let context = HandlerContext {
+            context: context.clone(),
+            current: lmos::trace::current(),
+        };
+        let callable = self.clone();
+        let handler = self.clone();
+        PyTask::spawn(
+            &self.0.event_loop,
+            move |py| {
                 let mut args = args(py)?;
-                let context = HandlerContext {
-                    context: context.clone(),
-                    current: lmos::trace::current(),
-                };
                 args.push(Bound::new(py, context)?.into_any());
                 if let Some(sink) = extra {
                     args.push(Bound::new(py, sink)?.into_any());
                 }
                 let args = pyo3::types::PyTuple::new(py, args)?;
-                let coroutine = self.0.callable.bind(py).call1(args)?;
-                let event_loop = self.0.event_loop.get(py)?;
-                PyTask::spawn(event_loop.bind(py), coroutine)
-            };
-            run().map_err(|err| self.failure(py, err))
-        })
-        .unwrap_or_else(|| Err(exiting()))
+                callable.0.callable.bind(py).call1(args)
+            },
+            move |py, outcome| match outcome {
+                Ok(value) => settle(&handler, py, value),
+                Err(err) => Err(handler.failure(py, err)),
+            },
+        )
+        .map_err(|e| HandlerError::Failed(e.to_string()))
     }
 
     /// The handler error for a Python exception; unexpected ones are logged with their traceback.
@@ -538,26 +554,18 @@ impl PyHandler {
         HandlerError::Failed(format!("{PYTHON_FAILURE}: {}: {err}", self.0.label))
     }
 
-    fn convert_failure(&self, err: PyErr) -> HandlerError {
-        attach_alive(|py| self.failure(py, err)).unwrap_or_else(|| {
-            HandlerError::Failed("the Python interpreter is shutting down".into())
-        })
+    /// Converts a handler's return value to JSON (on the loop's thread).
+    fn output(&self, py: Python<'_>, value: Bound<'_, PyAny>) -> Outcome<Value> {
+        to_json(&value).map_err(|e| self.failure(py, e))
     }
 
-    /// Converts a handler's return value to JSON.
-    fn output(&self, value: Py<PyAny>) -> Result<Value, HandlerError> {
-        attach_alive(|py| to_json(value.bind(py)).map_err(|e| self.failure(py, e))).unwrap_or_else(
-            || {
-                Err(HandlerError::Failed(
-                    "the Python interpreter is shutting down".into(),
-                ))
-            },
-        )
-    }
-
-    async fn run(&self, task: PyTask, context: &CoreContext) -> Result<Py<PyAny>, HandlerError> {
+    async fn run<O>(
+        &self,
+        task: PyTask<Outcome<O>>,
+        context: &CoreContext,
+    ) -> Result<O, HandlerError> {
         tokio::select! {
-            result = task => result.map_err(|e| self.convert_failure(e)),
+            result = task => result.unwrap_or_else(|e| Err(HandlerError::Failed(e.to_string()))),
             () = context.cancelled() => Err(HandlerError::Cancelled),
         }
     }
@@ -567,9 +575,8 @@ impl PropertyReadHandler for PyHandler {
     fn read(&self, context: CoreContext) -> BoxFuture<Result<Value, HandlerError>> {
         let this = self.clone();
         Box::pin(async move {
-            let task = this.spawn(&context, |_| Ok(Vec::new()), None)?;
-            let value = this.run(task, &context).await?;
-            this.output(value)
+            let task = this.spawn(&context, |_| Ok(Vec::new()), None, PyHandler::output)?;
+            this.run(task, &context).await
         })
     }
 }
@@ -578,8 +585,10 @@ impl PropertyWriteHandler for PyHandler {
     fn write(&self, value: Value, context: CoreContext) -> BoxFuture<Result<(), HandlerError>> {
         let this = self.clone();
         Box::pin(async move {
-            let task = this.spawn(&context, |py| Ok(vec![to_py(py, &value)?]), None)?;
-            this.run(task, &context).await.map(|_| ())
+            let task = this.spawn(
+                &context,
+                move |py| Ok(vec![to_py(py, &value)?]), None, |_, _, _| Ok(()))?;
+            this.run(task, &context).await
         })
     }
 }
@@ -588,9 +597,13 @@ impl ActionHandler for PyHandler {
     fn invoke(&self, input: Value, context: CoreContext) -> BoxFuture<Result<Value, HandlerError>> {
         let this = self.clone();
         Box::pin(async move {
-            let task = this.spawn(&context, |py| Ok(vec![to_py(py, &input)?]), None)?;
-            let output = this.run(task, &context).await?;
-            this.output(output)
+            let task = this.spawn(
+                &context,
+                move |py| Ok(vec![to_py(py, &input)?]),
+                None,
+                PyHandler::output,
+            )?;
+            this.run(task, &context).await
         })
     }
 }
@@ -604,7 +617,12 @@ impl ActionStreamHandler for PyHandler {
         let this = self.clone();
         Box::pin(async_stream::stream! {
             let (sender, mut updates) = mpsc::unbounded_channel();
-            let task = this.spawn(&context, |py| Ok(vec![to_py(py, &input)?]), Some(UpdateSink { sender }));
+            let task = this.spawn(
+                &context,
+                move |py| Ok(vec![to_py(py, &input)?]),
+                Some(UpdateSink { sender }),
+                |_, _, _| Ok(()),
+            );
             let mut task = match task {
                 Ok(task) => task,
                 Err(error) => {
@@ -634,8 +652,10 @@ impl ActionStreamHandler for PyHandler {
                                 return;
                             }
                         }
-                        if let Err(error) = result {
-                            yield Err(this.convert_failure(error));
+                        match result {
+                            Ok(Ok(())) => {}
+                            Ok(Err(error)) => yield Err(error),
+                            Err(not_run) => yield Err(HandlerError::Failed(not_run.to_string())),
                         }
                         return;
                     }
