@@ -380,23 +380,50 @@ function uriVariablesArg(options) {
   return toJson(variables, "uriVariables");
 }
 
-function makeContext(raw, signal) {
+// The cancellation state of one handler call. Its AbortController is made only when the handler
+// reads `context.signal` (most never do): creating one per request is a measurable cost.
+class CallState {
+  constructor() {
+    this.aborted = false;
+    this.reason = undefined;
+    this.controller = null;
+  }
+
+  get signal() {
+    if (this.controller === null) {
+      this.controller = new AbortController();
+      if (this.aborted) this.controller.abort(this.reason);
+    }
+    return this.controller.signal;
+  }
+
+  abort(reason) {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    if (this.controller !== null) this.controller.abort(reason);
+  }
+}
+
+function makeContext(raw, state) {
   return Object.freeze({
     traceparent: raw.traceparent ?? null,
     tracestate: raw.tracestate ?? null,
     actionId: raw.actionId ?? null,
     principal: raw.principal ? Object.freeze(raw.principal) : null,
     uriVariables: Object.freeze(raw.uriVariables ?? {}),
-    signal,
+    get signal() {
+      return state.signal;
+    },
   });
 }
 
 // A handler's throw, as the reply the native side turns into a HandlerError.
-function failure(error, signal) {
+function failure(error, state) {
   if (error instanceof InvalidInput || error instanceof BadRequest) {
     return { ok: false, kind: "invalid_input", message: String(error.message) };
   }
-  if (error instanceof ActionCancelled || (signal && signal.aborted)) {
+  if (error instanceof ActionCancelled || (state && state.aborted)) {
     return { ok: false, kind: "cancelled", message: "cancelled" };
   }
   const message = error instanceof Error ? error.stack || error.message : String(error);
@@ -415,25 +442,64 @@ function valueReply(value, extra = {}) {
   }
 }
 
-// One callback per registration: runs `invoke` requests, aborts them on request.
+const isThenable = (value) =>
+  value !== null && (typeof value === "object" || typeof value === "function") && typeof value.then === "function";
+
+// Replies to hand back to the native side, collected over one turn of the event loop and
+// delivered in one call (one wake-up of the server's thread for all of them).
+let settling = null;
+
+function flushReplies() {
+  const { ids, texts } = settling;
+  settling = null;
+  native.settleHandlerReplies(ids, texts);
+}
+
+// Answers the request whose reply id is `id` (the native side waits for it).
+function settle(id, text) {
+  if (settling === null) {
+    settling = { ids: [], texts: [] };
+    queueMicrotask(flushReplies);
+  }
+  settling.ids.push(id);
+  settling.texts.push(text);
+}
+
+// One callback per registration: takes a batch of requests (JSON text of an array), runs each
+// `invoke`, aborts on `abort`. Each reply goes back through `settle`, as soon as it is known.
 function singleBridge(run) {
   const running = new Map();
-  return async (text) => {
-    const request = JSON.parse(text);
-    if (request.op === "abort") {
-      running.get(request.id)?.abort(new ActionCancelled("the action was cancelled"));
-      return reply({ ok: true });
-    }
-    const controller = new AbortController();
-    running.set(request.id, controller);
-    const context = makeContext(request.context ?? {}, controller.signal);
-    try {
-      const value = await handlerContext.run(context, () => run(request, context));
-      return valueReply(value);
-    } catch (error) {
-      return reply(failure(error, controller.signal));
-    } finally {
+  const invoke = (request) => {
+    const state = new CallState();
+    const context = makeContext(request.context ?? {}, state);
+    const done = (text) => {
       running.delete(request.id);
+      settle(request.reply, text);
+    };
+    const failed = (error) => done(reply(failure(error, state)));
+    running.set(request.id, state);
+    let result;
+    try {
+      result = handlerContext.run(context, run, request, context);
+    } catch (error) {
+      failed(error);
+      return;
+    }
+    if (isThenable(result)) {
+      Promise.resolve(result).then((value) => done(valueReply(value)), failed);
+    } else {
+      done(valueReply(result));
+    }
+  };
+  return (batch) => {
+    for (const request of JSON.parse(batch)) {
+      if (request.op === "abort") {
+        running.get(request.id)?.abort(new ActionCancelled("the action was cancelled"));
+      } else if (request.op === "invoke") {
+        invoke(request);
+      } else if (request.reply !== undefined) {
+        settle(request.reply, reply({ ok: false, kind: "failed", message: `unknown request ${request.op}` }));
+      }
     }
   };
 }
@@ -446,54 +512,66 @@ function isAsyncIterator(value) {
 // generator function, `next` pulls one update, `abort` signals cancellation, `return` stops it.
 function streamBridge(handler) {
   const running = new Map();
-  return async (text) => {
-    const request = JSON.parse(text);
+  const start = (request) => {
+    const state = new CallState();
+    const context = makeContext(request.context ?? {}, state);
+    try {
+      let iterator = handlerContext.run(context, () => handler(request.input, context));
+      if (!isAsyncIterator(iterator) && iterator != null && typeof iterator[Symbol.asyncIterator] === "function") {
+        iterator = iterator[Symbol.asyncIterator]();
+      }
+      if (iterator == null || typeof iterator.next !== "function") {
+        throw new TypeError("a streaming action handler must return an async iterator (use an async generator function)");
+      }
+      running.set(request.id, { iterator, state, context });
+      return reply({ ok: true });
+    } catch (error) {
+      return reply(failure(error, state));
+    }
+  };
+  const next = async (request) => {
     const entry = running.get(request.id);
-    switch (request.op) {
-      case "start": {
-        const controller = new AbortController();
-        const context = makeContext(request.context ?? {}, controller.signal);
-        try {
-          let iterator = handlerContext.run(context, () => handler(request.input, context));
-          if (!isAsyncIterator(iterator) && iterator != null && typeof iterator[Symbol.asyncIterator] === "function") {
-            iterator = iterator[Symbol.asyncIterator]();
+    if (!entry) return reply({ ok: false, kind: "failed", message: "no such running action" });
+    try {
+      const step = await handlerContext.run(entry.context, () => entry.iterator.next());
+      if (step.done) running.delete(request.id);
+      return valueReply(step.value, { done: Boolean(step.done) });
+    } catch (error) {
+      running.delete(request.id);
+      return reply(failure(error, entry.state));
+    }
+  };
+  const stop = async (request) => {
+    const entry = running.get(request.id);
+    if (!entry) return;
+    running.delete(request.id);
+    entry.state.abort(new ActionCancelled("the caller went away"));
+    try {
+      if (typeof entry.iterator.return === "function") await entry.iterator.return(undefined);
+    } catch {
+      // The generator's own clean-up failed; nobody is waiting for its result any more.
+    }
+  };
+  return (batch) => {
+    for (const request of JSON.parse(batch)) {
+      switch (request.op) {
+        case "start":
+          settle(request.reply, start(request));
+          break;
+        case "next":
+          next(request).then((text) => settle(request.reply, text));
+          break;
+        case "abort":
+          running.get(request.id)?.state.abort(new ActionCancelled("the action was cancelled"));
+          break;
+        case "return":
+          stop(request);
+          break;
+        default:
+          if (request.reply !== undefined) {
+            settle(request.reply, reply({ ok: false, kind: "failed", message: `unknown request ${request.op}` }));
           }
-          if (iterator == null || typeof iterator.next !== "function") {
-            throw new TypeError("a streaming action handler must return an async iterator (use an async generator function)");
-          }
-          running.set(request.id, { iterator, controller, context });
-          return reply({ ok: true });
-        } catch (error) {
-          return reply(failure(error, controller.signal));
-        }
       }
-      case "next": {
-        if (!entry) return reply({ ok: false, kind: "failed", message: "no such running action" });
-        try {
-          const step = await handlerContext.run(entry.context, () => entry.iterator.next());
-          if (step.done) running.delete(request.id);
-          return valueReply(step.value, { done: Boolean(step.done) });
-        } catch (error) {
-          running.delete(request.id);
-          return reply(failure(error, entry.controller.signal));
-        }
-      }
-      case "abort":
-        entry?.controller.abort(new ActionCancelled("the action was cancelled"));
-        return reply({ ok: true });
-      case "return":
-        if (entry) {
-          running.delete(request.id);
-          entry.controller.abort(new ActionCancelled("the caller went away"));
-          try {
-            if (typeof entry.iterator.return === "function") await entry.iterator.return(undefined);
-          } catch {
-            // The generator's own clean-up failed; nobody is waiting for its result any more.
-          }
-        }
-        return reply({ ok: true });
-      default:
-        return reply({ ok: false, kind: "failed", message: `unknown request ${request.op}` });
     }
   };
 }

@@ -33,7 +33,7 @@ async function eventually(condition, what) {
 }
 
 const internalErrors = [];
-const seen = { cancelled: 0, returned: 0, writes: [], traces: [] };
+const seen = { cancelled: 0, lateCancelled: 0, returned: 0, writes: [], traces: [] };
 let servient;
 let exposed;
 let url;
@@ -56,6 +56,8 @@ function lampTd() {
     .action("notJson", {})
     .action("iterable", { output: { type: "string" } })
     .action("notIterator", {})
+    .action("late", { synchronous: false, output: { type: "string" } })
+    .action("double", { input: { type: "integer" }, output: { type: "integer" } })
     .event("blink", { data: { type: "integer" } });
 }
 
@@ -115,6 +117,17 @@ before(async () => {
     },
   }));
   exposed.onActionStream("notIterator", async () => "plain value");
+  // Reads its signal for the first time only after the caller may have cancelled.
+  exposed.onAction("late", async function* (_input, ctx) {
+    yield "started";
+    await sleep(300);
+    if (ctx.signal.aborted) {
+      seen.lateCancelled++;
+      throw ctx.signal.reason;
+    }
+    return "not cancelled";
+  });
+  exposed.onAction("double", (n) => (n % 2 ? n * 2 : sleep(n % 5).then(() => n * 2)));
   await servient.start();
   url = exposed.tdUrl;
 });
@@ -325,6 +338,23 @@ test("cancelling an asynchronous action aborts the handler's signal", async () =
   assert.equal((await handle.query()).status, "cancelled");
   await eventually(() => seen.cancelled > before, "the handler to see the cancellation");
   await assert.rejects(handle.output(), ActionCancelled);
+});
+
+test("a signal first read after the cancellation is already aborted", async () => {
+  const lamp = await consume(url);
+  const before = seen.lateCancelled;
+  const handle = await lamp.startAction("late");
+  await sleep(80);
+  await handle.cancel();
+  await eventually(() => seen.lateCancelled > before, "the handler to see the cancellation");
+  await assert.rejects(handle.output(), ActionCancelled);
+});
+
+test("concurrent calls each get their own result, from plain and async handlers", async () => {
+  const lamp = await consume(url);
+  const inputs = Array.from({ length: 300 }, (_, i) => i);
+  const results = await Promise.all(inputs.map((n) => lamp.invokeAction("double", n)));
+  assert.deepEqual(results, inputs.map((n) => n * 2));
 });
 
 test("the handler sees the caller's trace context; calls from a handler continue it", async () => {

@@ -23,6 +23,10 @@ mod trace;
 
 use napi_derive::napi;
 
+/// Allocations of the addon (not of Node.js itself) go through mimalloc: see Cargo.toml.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Version of the native addon (the crate version).
 #[napi]
 pub fn version() -> String {

@@ -1,27 +1,34 @@
 //! Serving: the servient, exposed things and the bridge that runs JavaScript handlers.
 //!
-//! A handler registered from JavaScript is one thread-safe function per affordance that takes a
-//! request (JSON text) and returns a Promise of a reply (JSON text). Requests:
-//! `{"op": "invoke", "id", "input"|"value", "context"}` for property handlers and single-result
-//! actions, `{"op": "start"|"next", "id", ...}` to pull a progress stream, and the
-//! fire-and-forget `{"op": "abort"|"return", "id"}` when the caller cancels or goes away.
-//! Replies: `{"ok": true, "value", "done"?}` or `{"ok": false, "kind", "message"}` with kind
-//! `failed`, `invalid_input` or `cancelled`. The JavaScript layer never lets a handler's throw
-//! escape, so a failing handler becomes a [`HandlerError`] and the server keeps serving.
+//! A handler registered from JavaScript is one function per affordance that takes a batch of
+//! requests (JSON text of an array) and answers through [`settle_handler_replies`]. Requests
+//! are queued per handler and handed over in batches (see [`JsBridge::send`]); the batch is
+//! taken on the JavaScript thread, so one wake-up of the Node.js event loop carries every
+//! request that arrived since the last, and the replies of one turn come back in one call.
+//! Requests:
+//! `{"op": "invoke", "id", "reply", "input"|"value", "context"}` for property handlers and
+//! single-result actions, `{"op": "start"|"next", "id", "reply", ...}` to pull a progress stream,
+//! and the fire-and-forget `{"op": "abort"|"return", "id"}` (no `reply`) when the caller cancels
+//! or goes away. Replies: `{"ok": true, "value", "done"?}` or `{"ok": false, "kind", "message"}`
+//! with kind `failed`, `invalid_input` or `cancelled`. The JavaScript layer never lets a
+//! handler's throw escape, so a failing handler becomes a [`HandlerError`] and the server keeps
+//! serving.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock, Mutex};
 
 use lmos::thing::handler::{
     ActionHandler, ActionStreamHandler, ActionUpdate, BoxFuture, BoxStream, HandlerError,
     InteractionContext, PropertyReadHandler, PropertyWriteHandler,
 };
 use lmos::thing::{ExposedThing, Servient, ServientOptions, ThingError};
-use napi::bindgen_prelude::Promise;
+use napi::bindgen_prelude::{Function, Promise};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Result, Status};
 use napi_derive::napi;
 use serde_json::{json, Value};
+use tokio::sync::oneshot;
 
 use crate::errors::{parse_json, security_error, thing_error, type_error};
 use lmos::security::{TlsOptions, TlsServerConfig, Verifier, VerifierOptions};
@@ -29,6 +36,148 @@ use lmos::security::{TlsOptions, TlsServerConfig, Verifier, VerifierOptions};
 /// A JavaScript function taking JSON text and returning a Promise of JSON text. Weak: it does
 /// not keep the Node.js event loop alive.
 pub type JsCallback = ThreadsafeFunction<String, Promise<String>, String, Status, false, true>;
+
+/// The JavaScript function of a handler, called with a batch of queued requests (taken when it
+/// runs). Weak, as [`JsCallback`].
+type JsBatchCallback = ThreadsafeFunction<(), (), String, Status, false, true>;
+
+/// Replies awaited from JavaScript handlers, by reply id.
+static REPLIES: LazyLock<Mutex<HashMap<u32, oneshot::Sender<String>>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+static NEXT_REPLY: AtomicU32 = AtomicU32::new(1);
+
+/// Delivers handlers' replies (JSON text, `texts[i]` for the request `ids[i]` named), all
+/// collected in one turn of the JavaScript thread; a reply nobody waits for any more (the
+/// caller went away) is dropped.
+#[napi]
+pub fn settle_handler_replies(ids: Vec<u32>, texts: Vec<String>) {
+    let senders: Vec<_> = {
+        let mut replies = REPLIES.lock().unwrap_or_else(|e| e.into_inner());
+        ids.iter().map(|id| replies.remove(id)).collect()
+    };
+    for (sender, text) in senders.into_iter().zip(texts) {
+        if let Some(sender) = sender {
+            let _ = sender.send(text);
+        }
+    }
+}
+
+/// A reply slot in [`REPLIES`]; removed when dropped unanswered (the caller went away).
+struct ReplySlot(u32);
+
+impl ReplySlot {
+    fn open() -> (ReplySlot, oneshot::Receiver<String>) {
+        let (sender, receiver) = oneshot::channel();
+        let mut replies = REPLIES.lock().unwrap_or_else(|e| e.into_inner());
+        let mut id = NEXT_REPLY.fetch_add(1, Ordering::Relaxed);
+        while id == 0 || replies.contains_key(&id) {
+            id = NEXT_REPLY.fetch_add(1, Ordering::Relaxed);
+        }
+        replies.insert(id, sender);
+        (ReplySlot(id), receiver)
+    }
+}
+
+impl Drop for ReplySlot {
+    fn drop(&mut self) {
+        REPLIES
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.0);
+    }
+}
+
+/// Requests (JSON text) queued for one JavaScript handler, with the reply id each awaits.
+type RequestQueue = Arc<Mutex<Vec<(String, Option<u32>)>>>;
+
+/// The requests queued for one JavaScript handler and the function that takes them.
+struct JsBridge {
+    queue: RequestQueue,
+    callback: JsBatchCallback,
+    /// A task will hand the queue to JavaScript.
+    flush_scheduled: AtomicBool,
+}
+
+impl JsBridge {
+    fn new(function: Function<'_, String, ()>) -> Result<Self> {
+        let queue: RequestQueue = Arc::new(Mutex::new(Vec::new()));
+        let taken = queue.clone();
+        let callback = function
+            .build_threadsafe_function::<()>()
+            .weak::<true>()
+            .build_callback(move |_| {
+                // On the JavaScript thread: everything queued until now, as one array.
+                let batch = std::mem::take(&mut *taken.lock().unwrap_or_else(|e| e.into_inner()));
+                let length = batch.iter().map(|(r, _)| r.len() + 1).sum::<usize>();
+                let mut text = String::with_capacity(2 + length);
+                text.push('[');
+                for (i, (request, _)) in batch.iter().enumerate() {
+                    if i > 0 {
+                        text.push(',');
+                    }
+                    text.push_str(request);
+                }
+                text.push(']');
+                Ok(text)
+            })?;
+        Ok(JsBridge {
+            queue,
+            callback,
+            flush_scheduled: AtomicBool::new(false),
+        })
+    }
+
+    /// Queues a request (awaiting the reply `reply`, if any) for JavaScript. The hand-over
+    /// waits until the Tokio worker has run the other tasks that are ready (one `yield_now`), so
+    /// that every request those tasks queue goes in the same batch: with the server on one CPU,
+    /// waking the Node.js thread per request would switch threads twice per request.
+    fn send(
+        self: &Arc<Self>,
+        request: String,
+        reply: Option<u32>,
+    ) -> std::result::Result<(), Status> {
+        self.queue
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((request, reply));
+        if self.flush_scheduled.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                let this = self.clone();
+                runtime.spawn(async move {
+                    tokio::task::yield_now().await;
+                    let _ = this.flush();
+                });
+                Ok(())
+            }
+            Err(_) => self.flush(),
+        }
+    }
+
+    /// Wakes the JavaScript thread to take the queue. Fails when the Node.js environment is
+    /// going away; then every queued request fails with it.
+    fn flush(&self) -> std::result::Result<(), Status> {
+        self.flush_scheduled.store(false, Ordering::Release);
+        match self
+            .callback
+            .call((), ThreadsafeFunctionCallMode::NonBlocking)
+        {
+            Status::Ok => Ok(()),
+            status => {
+                let stranded =
+                    std::mem::take(&mut *self.queue.lock().unwrap_or_else(|e| e.into_inner()));
+                let mut replies = REPLIES.lock().unwrap_or_else(|e| e.into_inner());
+                for (_, reply) in stranded {
+                    // Dropping the sender ends that caller's wait.
+                    reply.and_then(|id| replies.remove(&id));
+                }
+                Err(status)
+            }
+        }
+    }
+}
 
 /// Servient options (JSON text) with the verifier and TLS configuration they describe, built
 /// here so that unusable security settings are `ConfigurationError`s with a `security_*` code
@@ -226,33 +375,37 @@ impl NativeExposedThing {
 
     /// Registers a JavaScript property read handler.
     #[napi]
-    pub fn on_property_read(&self, name: String, callback: JsCallback) -> Result<()> {
+    pub fn on_property_read(&self, name: String, callback: Function<'_, String, ()>) -> Result<()> {
         self.inner
-            .on_property_read(&name, Arc::new(JsHandler::new(callback)))
+            .on_property_read(&name, Arc::new(JsHandler::new(callback)?))
             .map_err(|e| thing_error(&e))
     }
 
     /// Registers a JavaScript property write handler.
     #[napi]
-    pub fn on_property_write(&self, name: String, callback: JsCallback) -> Result<()> {
+    pub fn on_property_write(
+        &self,
+        name: String,
+        callback: Function<'_, String, ()>,
+    ) -> Result<()> {
         self.inner
-            .on_property_write(&name, Arc::new(JsHandler::new(callback)))
+            .on_property_write(&name, Arc::new(JsHandler::new(callback)?))
             .map_err(|e| thing_error(&e))
     }
 
     /// Registers a JavaScript action handler returning one output.
     #[napi]
-    pub fn on_action(&self, name: String, callback: JsCallback) -> Result<()> {
+    pub fn on_action(&self, name: String, callback: Function<'_, String, ()>) -> Result<()> {
         self.inner
-            .on_action(&name, Arc::new(JsHandler::new(callback)))
+            .on_action(&name, Arc::new(JsHandler::new(callback)?))
             .map_err(|e| thing_error(&e))
     }
 
     /// Registers a JavaScript handler for the conversational `chat` action: it gets the
     /// AgentRequest and returns an AgentResult or a string (the text of a successful result).
     #[napi]
-    pub fn on_chat(&self, callback: JsCallback) -> Result<()> {
-        let handler = lmos::chat::json_chat_handler(Arc::new(JsHandler::new(callback)));
+    pub fn on_chat(&self, callback: Function<'_, String, ()>) -> Result<()> {
+        let handler = lmos::chat::json_chat_handler(Arc::new(JsHandler::new(callback)?));
         self.inner
             .on_action(lmos::chat::CHAT_ACTION, handler)
             .map_err(|e| thing_error(&e))
@@ -260,25 +413,25 @@ impl NativeExposedThing {
 
     /// Registers a JavaScript action handler that reports progress (an async generator).
     #[napi]
-    pub fn on_action_stream(&self, name: String, callback: JsCallback) -> Result<()> {
+    pub fn on_action_stream(&self, name: String, callback: Function<'_, String, ()>) -> Result<()> {
         self.inner
-            .on_action_stream(&name, Arc::new(JsHandler::new(callback)))
+            .on_action_stream(&name, Arc::new(JsHandler::new(callback)?))
             .map_err(|e| thing_error(&e))
     }
 }
 
 /// A JavaScript handler behind the core's handler traits.
 struct JsHandler {
-    callback: Arc<JsCallback>,
+    callback: Arc<JsBridge>,
     next_id: AtomicU64,
 }
 
 impl JsHandler {
-    fn new(callback: JsCallback) -> Self {
-        JsHandler {
-            callback: Arc::new(callback),
+    fn new(function: Function<'_, String, ()>) -> Result<Self> {
+        Ok(JsHandler {
+            callback: Arc::new(JsBridge::new(function)?),
             next_id: AtomicU64::new(1),
-        }
+        })
     }
 
     fn id(&self) -> u64 {
@@ -301,14 +454,21 @@ fn context_json(context: &InteractionContext) -> Value {
 }
 
 /// Calls the JavaScript side and reads its reply.
-async fn call(callback: &JsCallback, request: Value) -> std::result::Result<Value, HandlerError> {
-    let promise = callback
-        .call_async_catch(request.to_string())
-        .await
+async fn call(
+    bridge: &Arc<JsBridge>,
+    mut request: Value,
+) -> std::result::Result<Value, HandlerError> {
+    let (slot, reply) = ReplySlot::open();
+    if let Some(members) = request.as_object_mut() {
+        members.insert("reply".to_owned(), Value::from(slot.0));
+    }
+    bridge
+        .send(request.to_string(), Some(slot.0))
         .map_err(|e| HandlerError::Failed(format!("cannot call the JavaScript handler: {e}")))?;
-    let reply = promise
-        .await
-        .map_err(|e| HandlerError::Failed(format!("the JavaScript handler failed: {e}")))?;
+    let reply = reply.await.map_err(|_| {
+        HandlerError::Failed("the JavaScript handler's environment went away".to_owned())
+    })?;
+    drop(slot);
     let mut reply: Value = serde_json::from_str(&reply)
         .map_err(|e| HandlerError::Failed(format!("unreadable handler reply: {e}")))?;
     if reply.get("ok") == Some(&Value::Bool(true)) {
@@ -334,17 +494,17 @@ fn take_value(reply: &mut Value) -> Value {
 
 /// Tells JavaScript that a call is no longer wanted (`abort`/`return`) when dropped armed.
 struct Pending {
-    callback: Arc<JsCallback>,
+    callback: Arc<JsBridge>,
     id: u64,
     op: &'static str,
     armed: bool,
 }
 
 impl Pending {
-    fn fire(callback: &JsCallback, op: &str, id: u64) {
+    fn fire(callback: &Arc<JsBridge>, op: &str, id: u64) {
         let request = json!({"op": op, "id": id}).to_string();
         // Fire and forget: a closing environment means there is nobody left to tell.
-        let _ = callback.call(request, ThreadsafeFunctionCallMode::NonBlocking);
+        let _ = callback.send(request, None);
     }
 }
 
@@ -360,7 +520,7 @@ impl Drop for Pending {
 /// for the handler to finish after that.
 async fn until_done<F>(
     future: F,
-    callback: &JsCallback,
+    callback: &Arc<JsBridge>,
     id: u64,
     context: &InteractionContext,
 ) -> std::result::Result<Value, HandlerError>

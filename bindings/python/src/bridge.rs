@@ -87,10 +87,7 @@ pub struct LoopQueue {
 impl LoopQueue {
     /// A queue for `event_loop`, which must be the running loop of the calling thread.
     fn attach(py: Python<'_>, event_loop: &Bound<'_, PyAny>) -> PyResult<Arc<Self>> {
-        let eager = py
-            .import("sys")?
-            .getattr("version_info")?
-            .ge((3, 12))?;
+        let eager = py.import("sys")?.getattr("version_info")?.ge((3, 12))?;
         #[cfg(unix)]
         if let Some(queue) = Self::attach_socket(py, event_loop, eager)? {
             return Ok(queue);
@@ -496,7 +493,12 @@ struct TaskDone {
 
 impl TaskDone {
     fn finish(&self, py: Python<'_>, outcome: PyResult<Bound<'_, PyAny>>) {
-        let task = self.state.task.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let task = self
+            .state
+            .task
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
         drop(task);
         if let Some(settle) = self.settle.lock().unwrap_or_else(|e| e.into_inner()).take() {
             settle(py, outcome);

@@ -587,7 +587,10 @@ impl PropertyWriteHandler for PyHandler {
         Box::pin(async move {
             let task = this.spawn(
                 &context,
-                move |py| Ok(vec![to_py(py, &value)?]), None, |_, _, _| Ok(()))?;
+                move |py| Ok(vec![to_py(py, &value)?]),
+                None,
+                |_, _, _| Ok(()),
+            )?;
             this.run(task, &context).await
         })
     }
