@@ -51,15 +51,24 @@ static NEXT_REPLY: AtomicU32 = AtomicU32::new(1);
 /// caller went away) is dropped.
 #[napi]
 pub fn settle_handler_replies(ids: Vec<u32>, texts: Vec<String>) {
-    let senders: Vec<_> = {
+    let ready: Vec<_> = {
         let mut replies = REPLIES.lock().unwrap_or_else(|e| e.into_inner());
-        ids.iter().map(|id| replies.remove(id)).collect()
+        ids.iter()
+            .zip(texts)
+            .filter_map(|(id, text)| replies.remove(id).map(|sender| (sender, text)))
+            .collect()
     };
-    for (sender, text) in senders.into_iter().zip(texts) {
-        if let Some(sender) = sender {
+    if ready.is_empty() {
+        return;
+    }
+    // Sent from a Tokio task: the waiting tasks then wake on the worker that runs it. Sent from
+    // this thread, each reply would wake the worker on its own, and with the server on one CPU
+    // every such wake-up switches threads.
+    napi::bindgen_prelude::spawn(async move {
+        for (sender, text) in ready {
             let _ = sender.send(text);
         }
-    }
+    });
 }
 
 /// A reply slot in [`REPLIES`]; removed when dropped unanswered (the caller went away).
