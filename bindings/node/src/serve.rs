@@ -178,9 +178,9 @@ impl JsBridge {
                 let stranded =
                     std::mem::take(&mut *self.queue.lock().unwrap_or_else(|e| e.into_inner()));
                 let mut replies = REPLIES.lock().unwrap_or_else(|e| e.into_inner());
-                for (_, reply) in stranded {
-                    // Dropping the sender ends that caller's wait.
-                    reply.and_then(|id| replies.remove(&id));
+                // Dropping a sender ends that caller's wait.
+                for id in stranded.into_iter().filter_map(|(_, reply)| reply) {
+                    replies.remove(&id);
                 }
                 Err(status)
             }

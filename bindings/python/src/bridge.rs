@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::task::{Context, Poll};
 
+use lmos::thing::HandlerError;
 use pyo3::exceptions::{PyRuntimeError, PyStopAsyncIteration};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -92,12 +93,16 @@ impl LoopQueue {
         if let Some(queue) = Self::attach_socket(py, event_loop, eager)? {
             return Ok(queue);
         }
-        Ok(Arc::new(LoopQueue {
+        Ok(Self::new(event_loop, Wake::Threadsafe, eager))
+    }
+
+    fn new(event_loop: &Bound<'_, PyAny>, wake: Wake, eager: bool) -> Arc<Self> {
+        Arc::new(LoopQueue {
             jobs: Mutex::new(Vec::new()),
-            wake: Wake::Threadsafe,
+            wake,
             event_loop: event_loop.clone().unbind(),
             eager,
-        }))
+        })
     }
 
     /// Registers a wakeup socket with `loop.add_reader`; `None` when the loop has no readers.
@@ -108,20 +113,15 @@ impl LoopQueue {
         eager: bool,
     ) -> PyResult<Option<Arc<Self>>> {
         use std::os::fd::AsRawFd;
-        let (reader, writer) = std::os::unix::net::UnixStream::pair()
-            .map_err(|e| PyRuntimeError::new_err(format!("no wakeup socket for the loop: {e}")))?;
+        let no_socket = |e: std::io::Error| {
+            PyRuntimeError::new_err(format!("no wakeup socket for the loop: {e}"))
+        };
+        let (reader, writer) = std::os::unix::net::UnixStream::pair().map_err(no_socket)?;
         for end in [&reader, &writer] {
-            end.set_nonblocking(true).map_err(|e| {
-                PyRuntimeError::new_err(format!("no wakeup socket for the loop: {e}"))
-            })?;
+            end.set_nonblocking(true).map_err(no_socket)?;
         }
         let fd = reader.as_raw_fd();
-        let queue = Arc::new(LoopQueue {
-            jobs: Mutex::new(Vec::new()),
-            wake: Wake::Socket { reader, writer },
-            event_loop: event_loop.clone().unbind(),
-            eager,
-        });
+        let queue = Self::new(event_loop, Wake::Socket { reader, writer }, eager);
         let drain = Drain {
             queue: Arc::downgrade(&queue),
         };
@@ -178,27 +178,31 @@ impl LoopQueue {
             let mut buffer = [0u8; 256];
             while matches!((&*reader).read(&mut buffer), Ok(n) if n > 0) {}
         }
-        let jobs = std::mem::take(&mut *self.jobs.lock().unwrap_or_else(|e| e.into_inner()));
-        for job in jobs {
+        for job in self.take_jobs() {
             job(py);
         }
     }
 
+    fn take_jobs(&self) -> Vec<Job> {
+        std::mem::take(&mut *self.jobs.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Whether the loop is closed (an unanswerable question counts as closed).
+    fn is_closed(&self, py: Python<'_>) -> bool {
+        self.event_loop
+            .call_method0(py, "is_closed")
+            .and_then(|closed| closed.is_truthy(py))
+            .unwrap_or(true)
+    }
+
     /// Whether the loop is closed, so that nothing queued will ever run.
     fn loop_closed(&self) -> bool {
-        attach_alive(|py| {
-            self.event_loop
-                .call_method0(py, "is_closed")
-                .and_then(|closed| closed.is_truthy(py))
-                .unwrap_or(true)
-        })
-        .unwrap_or(true)
+        attach_alive(|py| self.is_closed(py)).unwrap_or(true)
     }
 
     /// Drops the queued jobs: their tasks end as if the loop had refused them.
     fn abandon(&self) {
-        let jobs = std::mem::take(&mut *self.jobs.lock().unwrap_or_else(|e| e.into_inner()));
-        drop(jobs);
+        drop(self.take_jobs());
     }
 
     /// Creates the asyncio task of `coroutine` (on the loop's thread).
@@ -227,15 +231,11 @@ impl LoopQueue {
         #[cfg(unix)]
         if matches!(self.wake, Wake::Socket { .. }) {
             attach_alive(|py| {
-                let event_loop = self.event_loop.bind(py);
-                let closed = event_loop
-                    .call_method0("is_closed")
-                    .and_then(|c| c.is_truthy())
-                    .unwrap_or(true);
-                if !closed {
+                if !self.is_closed(py) {
                     // The socket closes only after the loop forgot it, so that its number is
                     // never watched twice.
-                    let _ = event_loop.call_method1(
+                    let _ = self.event_loop.call_method1(
+                        py,
                         "call_soon_threadsafe",
                         (Detach {
                             queue: Mutex::new(Some(self.clone())),
@@ -337,6 +337,12 @@ pub enum NotRun {
     NoLoop,
     /// The loop closed (or the interpreter is exiting) before the handler ran.
     LoopGone,
+}
+
+impl From<NotRun> for HandlerError {
+    fn from(not_run: NotRun) -> Self {
+        HandlerError::Failed(not_run.to_string())
+    }
 }
 
 impl std::fmt::Display for NotRun {

@@ -534,7 +534,7 @@ impl PyHandler {
                 Err(err) => Err(handler.failure(py, err)),
             },
         )
-        .map_err(|e| HandlerError::Failed(e.to_string()))
+        .map_err(HandlerError::from)
     }
 
     /// The handler error for a Python exception; unexpected ones are logged with their traceback.
@@ -565,7 +565,7 @@ impl PyHandler {
         context: &CoreContext,
     ) -> Result<O, HandlerError> {
         tokio::select! {
-            result = task => result.unwrap_or_else(|e| Err(HandlerError::Failed(e.to_string()))),
+            result = task => result.unwrap_or_else(|e| Err(e.into())),
             () = context.cancelled() => Err(HandlerError::Cancelled),
         }
     }
@@ -658,7 +658,7 @@ impl ActionStreamHandler for PyHandler {
                         match result {
                             Ok(Ok(())) => {}
                             Ok(Err(error)) => yield Err(error),
-                            Err(not_run) => yield Err(HandlerError::Failed(not_run.to_string())),
+                            Err(not_run) => yield Err(not_run.into()),
                         }
                         return;
                     }
