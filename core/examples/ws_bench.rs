@@ -2,7 +2,7 @@
 //! against a raw tokio-tungstenite echo of the same bytes, and memory per idle connection.
 //!
 //! ```text
-//! cargo run --example ws_bench -- roundtrip --seconds 5
+//! cargo run --example ws_bench -- roundtrip --seconds 5 --rounds 3
 //! cargo run --example ws_bench -- idle --connections 10000
 //! ```
 //!
@@ -39,6 +39,9 @@ enum Command {
         /// Seconds per measurement.
         #[arg(long, default_value_t = 5)]
         seconds: u64,
+        /// Rounds per in-flight level; each measures both sides, alternating which goes first.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
     },
     /// Memory per idle connection of a servient in a child process.
     Idle {
@@ -82,6 +85,13 @@ struct Stats {
 impl Stats {
     fn rate(&self) -> f64 {
         self.requests as f64 / self.elapsed.as_secs_f64()
+    }
+
+    /// Adds another round's requests, time and latencies.
+    fn absorb(&mut self, other: Stats) {
+        self.requests += other.requests;
+        self.elapsed += other.elapsed;
+        self.latencies.extend(other.latencies);
     }
 
     fn percentile(&mut self, p: f64) -> Duration {
@@ -287,14 +297,46 @@ async fn main() {
             std::future::pending::<()>().await;
         }
         Command::Idle { connections } => idle(connections).await,
-        Command::Roundtrip { seconds } => {
+        Command::Roundtrip { seconds, rounds } => {
             let (servient, _, td) = start_servient().await;
             let echo = echo_server().await;
-            println!("| in flight | implementation | round trips/s | p50 | p99 |");
+            println!("| in flight | round | lmos round trips/s | raw round trips/s | ratio |");
             println!("|---|---|---|---|---|");
+            let mut levels = Vec::new();
             for in_flight in [1, 64] {
-                let mut ours = lmos_roundtrips(&td, in_flight, seconds).await;
-                let mut raw = raw_roundtrips(&echo, in_flight, seconds).await;
+                let empty = || Stats {
+                    requests: 0,
+                    elapsed: Duration::ZERO,
+                    latencies: Vec::new(),
+                };
+                let (mut ours, mut raw, mut ratios) = (empty(), empty(), Vec::new());
+                for round in 1..=rounds.max(1) {
+                    // Alternate which side goes first, so neither always gets the warmer machine.
+                    let (one, other) = if round % 2 == 1 {
+                        let one = lmos_roundtrips(&td, in_flight, seconds).await;
+                        (one, raw_roundtrips(&echo, in_flight, seconds).await)
+                    } else {
+                        let other = raw_roundtrips(&echo, in_flight, seconds).await;
+                        (lmos_roundtrips(&td, in_flight, seconds).await, other)
+                    };
+                    let ratio = one.rate() / other.rate().max(1.0);
+                    println!(
+                        "| {in_flight} | {round} | {:.0} | {:.0} | {ratio:.2} |",
+                        one.rate(),
+                        other.rate()
+                    );
+                    ratios.push(ratio);
+                    ours.absorb(one);
+                    raw.absorb(other);
+                }
+                ratios.sort_by(f64::total_cmp);
+                let median = ratios[ratios.len() / 2];
+                levels.push((in_flight, ours, raw, median));
+            }
+            println!();
+            println!("| in flight | implementation | round trips/s (all rounds) | p50 | p99 |");
+            println!("|---|---|---|---|---|");
+            for (in_flight, mut ours, mut raw, median) in levels {
                 for (name, stats) in [
                     ("lmos servient + ConsumedThing", &mut ours),
                     ("raw tokio-tungstenite echo", &mut raw),
@@ -305,7 +347,7 @@ async fn main() {
                     println!("| {in_flight} | {name} | {rate:.0} | {p50:.2?} | {p99:.2?} |");
                 }
                 println!(
-                    "| {in_flight} | ratio lmos/raw | {:.2} | | |",
+                    "| {in_flight} | ratio lmos/raw | {:.2} (median of the rounds' ratios {median:.2}) | | |",
                     ours.rate() / raw.rate().max(1.0)
                 );
                 record(json!({
@@ -316,7 +358,7 @@ async fn main() {
                     "baseline_name": "raw echo",
                     "goal_ratio": 0.7,
                     "detail": format!(
-                        "p50 {:.2?}, p99 {:.2?}; raw p50 {:.2?}, p99 {:.2?}",
+                        "{rounds} rounds of {seconds} s, median ratio per round {median:.2}; p50 {:.2?}, p99 {:.2?}; raw p50 {:.2?}, p99 {:.2?}",
                         ours.percentile(0.50), ours.percentile(0.99),
                         raw.percentile(0.50), raw.percentile(0.99)
                     ),

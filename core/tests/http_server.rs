@@ -935,3 +935,47 @@ async fn shutdown_ends_open_streams() {
         assert_eq!(response.status(), 503);
     }
 }
+
+/// `ExposedThing::invoke_action_stream` runs the handler as it is polled; dropping the stream
+/// early cancels the handler, which still runs (in a task of its own) until it has seen that.
+#[tokio::test]
+async fn dropping_an_action_stream_cancels_its_handler() {
+    use futures::StreamExt;
+    let mut lamp = start_lamp().await;
+    let mut updates = lamp
+        .exposed
+        .invoke_action_stream("slow", Value::Null, None)
+        .unwrap();
+    // Two progress values arrive while the stream is polled.
+    for step in 1..=2 {
+        match updates.next().await {
+            Some(Ok(lmos::thing::ActionUpdate::Progress(value))) => assert_eq!(value, json!(step)),
+            other => panic!("expected progress {step}, got {other:?}"),
+        }
+    }
+    drop(updates);
+    let seen = tokio::time::timeout(Duration::from_secs(5), lamp.cancellations.recv()).await;
+    assert!(
+        matches!(seen, Ok(Some(_))),
+        "the handler never saw the cancellation"
+    );
+    // A finished stream cancels nothing: the output, then the end.
+    let mut updates = lamp
+        .exposed
+        .invoke_action_stream("echo", json!({"text": "hi"}), None)
+        .unwrap();
+    match updates.next().await {
+        Some(Ok(lmos::thing::ActionUpdate::Output(value))) => {
+            assert_eq!(value, json!({"text": "hi"}))
+        }
+        other => panic!("expected the output, got {other:?}"),
+    }
+    assert!(updates.next().await.is_none());
+    drop(updates);
+    assert!(
+        tokio::time::timeout(Duration::from_millis(200), lamp.cancellations.recv())
+            .await
+            .is_err(),
+        "a finished invocation was cancelled"
+    );
+}

@@ -154,6 +154,9 @@ struct ConsumedInner {
     validators: Mutex<HashMap<String, Arc<PayloadValidator>>>,
     /// WebSocket connections in use, by endpoint URL (shared with other consumed things).
     ws_clients: Mutex<HashMap<String, WsClient>>,
+    /// The form chosen for each operation and affordance called without URI variables (the
+    /// choice depends on nothing else), so that repeated calls skip resolving every form.
+    targets: Mutex<HashMap<String, Target>>,
     /// The TD's proofs that verified.
     proofs: Vec<VerifiedProof>,
     /// TLS for `wss://` forms (with the options' extra CA).
@@ -363,6 +366,7 @@ impl ConsumedThing {
                 client,
                 validators: Mutex::new(HashMap::new()),
                 ws_clients: Mutex::new(HashMap::new()),
+                targets: Mutex::new(HashMap::new()),
                 proofs,
                 ws_tls,
             }),
@@ -475,6 +479,28 @@ impl ConsumedThing {
     }
 
     fn select(
+        &self,
+        forms: &[Form],
+        kind: AffordanceKind,
+        property: Option<&PropertyAffordance>,
+        op: &str,
+        name: &str,
+        variables: &Map<String, Value>,
+    ) -> Result<Target, ThingError> {
+        if !variables.is_empty() {
+            return self.choose(forms, kind, property, op, name, variables);
+        }
+        let key = format!("{op} {name}");
+        if let Some(target) = lock(&self.inner.targets).get(&key) {
+            return Ok(target.clone());
+        }
+        let target = self.choose(forms, kind, property, op, name, variables)?;
+        lock(&self.inner.targets).insert(key, target.clone());
+        Ok(target)
+    }
+
+    /// The best form for `op` among `forms`, resolved (see [`select`](Self::select)).
+    fn choose(
         &self,
         forms: &[Form],
         kind: AffordanceKind,
@@ -930,8 +956,18 @@ impl ConsumedThing {
         options: &InteractionOptions,
     ) -> Result<ActionHandle, ThingError> {
         let target = self.action_target(name, &input, options)?;
+        self.start_action_at(&target, name, input).await
+    }
+
+    /// [`start_action_with`](Self::start_action_with) on the form already chosen.
+    async fn start_action_at(
+        &self,
+        target: &Target,
+        name: &str,
+        input: Value,
+    ) -> Result<ActionHandle, ThingError> {
         if target.ws {
-            let replies = self.ws_invoke(&target, name, input).await?;
+            let replies = self.ws_invoke(target, name, input).await?;
             let (client, key) = (replies.client().clone(), replies.key().to_owned());
             return Ok(ActionHandle {
                 consumed: self.clone(),
@@ -960,8 +996,8 @@ impl ConsumedThing {
             });
         }
         let body = (!input.is_null()).then_some(&input);
-        let response = self.send(&target, body).await?;
-        self.handle_from_response(name, &target, &response)
+        let response = self.send(target, body).await?;
+        self.handle_from_response(name, target, &response)
     }
 
     fn handle_from_response(
@@ -1028,10 +1064,26 @@ impl ConsumedThing {
         input: Value,
         options: &InteractionOptions,
     ) -> Result<Value, ThingError> {
-        self.start_action_with(name, input, options)
-            .await?
-            .output()
-            .await
+        let target = self.action_target(name, &input, options)?;
+        if !target.ws {
+            return self
+                .start_action_at(&target, name, input)
+                .await?
+                .output()
+                .await;
+        }
+        // Over WebSocket the replies are read here: no handle to keep for later queries.
+        let mut replies = self.ws_invoke(&target, name, input).await?;
+        while let Some(reply) = replies.next().await {
+            match self.ws_update(name, reply) {
+                Some(Ok(ActionUpdate::Output(output))) => return Ok(output),
+                Some(Err(error)) => return Err(error),
+                Some(Ok(ActionUpdate::Progress(_))) | None => {}
+            }
+        }
+        Err(ThingError::Transport(
+            "the invocation ended without a result".into(),
+        ))
     }
 
     /// `invokeaction` as a stream of updates: progress values as the thing reports them (SSE

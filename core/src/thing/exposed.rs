@@ -12,8 +12,8 @@ use std::time::{Duration, Instant, SystemTime};
 use futures::StreamExt;
 use indexmap::IndexMap;
 use serde_json::{Map, Value};
-use tokio::sync::{broadcast, mpsc, watch};
-use tokio_stream::wrappers::{BroadcastStream, ReceiverStream};
+use tokio::sync::{broadcast, watch};
+use tokio_stream::wrappers::BroadcastStream;
 use url::Url;
 
 use super::handler::{
@@ -897,9 +897,10 @@ impl ExposedThing {
         Ok(output)
     }
 
-    /// `invokeaction` as a stream of updates, ending with the output. The handler runs in its own
-    /// task; dropping the returned stream cancels it ([`InteractionContext::cancelled`] completes
-    /// and the handler may run on for the cancel grace period).
+    /// `invokeaction` as a stream of updates, ending with the output. The handler runs as the
+    /// stream is polled (no task of its own while it is wanted); dropping the stream before its
+    /// end cancels it: [`InteractionContext::cancelled`] completes and the handler runs on in a
+    /// task of its own for the cancel grace period.
     pub fn invoke_action_stream(
         &self,
         name: &str,
@@ -920,68 +921,17 @@ impl ExposedThing {
         let (handler, _) = self.start_updates(name, &input, &uri_variables)?;
         let span = self.server_span("invokeaction", name, trace.as_ref())?;
         let current = span.context().clone();
-        let (cancel_tx, cancel_rx) = watch::channel(false);
+        let (cancel, cancel_rx) = watch::channel(false);
         let context = InteractionContext::for_action(trace, None, cancel_rx)
             .with_uri_variables(uri_variables);
-        let updates = handler_updates(handler, input, context);
-        let (tx, rx) = mpsc::channel(16);
-        let this = self.clone();
-        let name = name.to_owned();
-        let grace = self.inner.settings.cancel_grace;
-        let drive = async move {
-            let mut updates = updates;
-            loop {
-                let update = tokio::select! {
-                    update = updates.next() => update,
-                    () = tx.closed() => {
-                        // The caller dropped the stream: the handler sees a cancellation and may
-                        // clean up for the grace period.
-                        let _ = cancel_tx.send(true);
-                        let _ = tokio::time::timeout(grace, async {
-                            while updates.next().await.is_some() {}
-                        })
-                        .await;
-                        return Some("cancelled by the caller".to_owned());
-                    }
-                };
-                let Some(update) = update else { break };
-                let item = match update {
-                    Ok(ActionUpdate::Output(output)) => {
-                        let checked = this
-                            .action(&name)
-                            .and_then(|slot| {
-                                check(
-                                    slot.output.as_ref(),
-                                    &output,
-                                    || format!("output of action {name}"),
-                                    true,
-                                )
-                            })
-                            .map(|()| ActionUpdate::Output(output));
-                        let checked = this.note(&format!("actions/{name}"), checked);
-                        let failure = checked.as_ref().err().map(ToString::to_string);
-                        let _ = tx.send(checked).await;
-                        return failure;
-                    }
-                    Ok(progress) => Ok(progress),
-                    Err(error) => this.note(&format!("actions/{name}"), Err(handler_error(error))),
-                };
-                let failure = item.as_ref().err().map(ToString::to_string);
-                if tx.send(item).await.is_err() {
-                    return Some("the caller went away".to_owned());
-                }
-                if failure.is_some() {
-                    return failure;
-                }
-            }
-            let _ = tx.send(Ok(ActionUpdate::Output(Value::Null))).await;
-            None
-        };
-        tokio::spawn(trace::scope(current, async move {
-            let failure = drive.await;
-            span.end(failure);
-        }));
-        Ok(Box::pin(ReceiverStream::new(rx)))
+        Ok(Box::pin(ActionRun {
+            thing: self.clone(),
+            name: name.to_owned(),
+            updates: Some(handler_updates(handler, input, context)),
+            cancel: Some(cancel),
+            span: Some(span),
+            current,
+        }))
     }
 
     /// Starts an asynchronous action instance and returns its first status (with `id` set).
@@ -1214,6 +1164,111 @@ fn handler_updates(
                 .map(ActionUpdate::Output)
         })),
         ActionImpl::Stream(handler) => handler.invoke(input, context),
+    }
+}
+
+/// One invocation's updates, driven by whoever polls them: each poll runs the handler inside the
+/// invocation's trace context, the output is checked against the TD, and the span ends with the
+/// first final update. Dropped before that, it cancels the handler and lets it run on for the
+/// cancel grace period in a task of its own.
+struct ActionRun {
+    thing: ExposedThing,
+    name: String,
+    /// `None` once a final update has been returned.
+    updates: Option<BoxStream<Result<ActionUpdate, HandlerError>>>,
+    /// Tells the handler it was cancelled; kept alive while the handler runs.
+    cancel: Option<watch::Sender<bool>>,
+    span: Option<Span>,
+    current: TraceContext,
+}
+
+impl ActionRun {
+    /// Turns what the handler produced into the stream's item; `Some(outcome)` when it is final,
+    /// with the failure (if any) the span ends with.
+    fn settle(
+        &self,
+        update: Option<Result<ActionUpdate, HandlerError>>,
+    ) -> (Result<ActionUpdate, ThingError>, Option<Option<String>>) {
+        let name = &self.name;
+        let item = match update {
+            Some(Ok(ActionUpdate::Progress(value))) => {
+                return (Ok(ActionUpdate::Progress(value)), None)
+            }
+            Some(Ok(ActionUpdate::Output(output))) => self
+                .thing
+                .action(name)
+                .and_then(|slot| {
+                    check(
+                        slot.output.as_ref(),
+                        &output,
+                        || format!("output of action {name}"),
+                        true,
+                    )
+                })
+                .map(|()| ActionUpdate::Output(output)),
+            Some(Err(error)) => Err(handler_error(error)),
+            None => Ok(ActionUpdate::Output(Value::Null)),
+        };
+        let item = self.thing.note(&format!("actions/{name}"), item);
+        let failure = item.as_ref().err().map(ToString::to_string);
+        (item, Some(failure))
+    }
+}
+
+impl futures::Stream for ActionRun {
+    type Item = Result<ActionUpdate, ThingError>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        let Some(updates) = this.updates.as_mut() else {
+            return std::task::Poll::Ready(None);
+        };
+        let polled = trace::sync_scope(this.current.clone(), || updates.poll_next_unpin(cx));
+        let std::task::Poll::Ready(update) = polled else {
+            return std::task::Poll::Pending;
+        };
+        let (item, outcome) = this.settle(update);
+        if let Some(failure) = outcome {
+            this.updates = None;
+            if let Some(span) = this.span.take() {
+                span.end(failure);
+            }
+        }
+        std::task::Poll::Ready(Some(item))
+    }
+}
+
+impl Drop for ActionRun {
+    fn drop(&mut self) {
+        let Some(mut updates) = self.updates.take() else {
+            return;
+        };
+        // The caller went away before the end: the handler sees a cancellation and may clean up
+        // for the grace period.
+        let cancel = self.cancel.take();
+        if let Some(cancel) = &cancel {
+            let _ = cancel.send(true);
+        }
+        let span = self.span.take();
+        let reason = "cancelled by the caller".to_owned();
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            if let Some(span) = span {
+                span.end(Some(reason));
+            }
+            return;
+        };
+        let grace = self.thing.inner.settings.cancel_grace;
+        runtime.spawn(trace::scope(self.current.clone(), async move {
+            let _cancel = cancel;
+            let _ = tokio::time::timeout(grace, async { while updates.next().await.is_some() {} })
+                .await;
+            if let Some(span) = span {
+                span.end(Some(reason));
+            }
+        }));
     }
 }
 

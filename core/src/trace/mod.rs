@@ -316,6 +316,12 @@ pub async fn scope<F: Future>(context: TraceContext, future: F) -> F::Output {
     CURRENT.scope(context, future).await
 }
 
+/// Runs `f` with `context` as the [`current`] trace context: for polling a stream by hand, where
+/// [`scope`] (which wraps a future) does not fit.
+pub fn sync_scope<R>(context: TraceContext, f: impl FnOnce() -> R) -> R {
+    CURRENT.sync_scope(context, f)
+}
+
 /// The context an outgoing call should send: a child of [`current`], or a new root trace when
 /// there is no current context.
 pub fn outgoing() -> Result<TraceContext, TraceError> {

@@ -114,8 +114,9 @@ type Delivery = Result<Message, WsError>;
 enum Route {
     /// One reply completes the request.
     Once(oneshot::Sender<Delivery>),
-    /// Statuses of an invocation, until a final one or an error.
-    Stream(mpsc::UnboundedSender<Delivery>),
+    /// Statuses of an invocation, until a final one or an error. (A futures channel: it
+    /// allocates per message instead of a block of slots up front, and most invocations get one.)
+    Stream(futures::channel::mpsc::UnboundedSender<Delivery>),
     /// An observation or subscription (by id).
     Subscription(u64),
 }
@@ -141,6 +142,9 @@ struct State {
     barriers: Mutex<HashMap<Vec<u8>, oneshot::Sender<()>>>,
     next_id: AtomicU64,
 }
+
+/// Queued frames gathered into one write at most.
+const WRITE_BATCH: usize = 64;
 
 enum Command {
     Text(String),
@@ -439,7 +443,7 @@ impl WsClient {
     /// (`actionStatus` messages until a final one, or an `error`).
     pub fn invoke(&self, mut message: Message) -> Result<(String, WsReplies), WsError> {
         let (key, span) = self.prepare(&mut message);
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = futures::channel::mpsc::unbounded();
         lock(&self.inner.state.routes).insert(key.clone(), Route::Stream(tx));
         if let Err(error) = self.send_raw(&message) {
             lock(&self.inner.state.routes).remove(&key);
@@ -582,7 +586,7 @@ fn subscribe_message(thing_id: &str, topic: &WsTopic) -> Message {
 pub struct WsReplies {
     client: WsClient,
     key: String,
-    receiver: mpsc::UnboundedReceiver<Delivery>,
+    receiver: futures::channel::mpsc::UnboundedReceiver<Delivery>,
     /// The invocation's client span, ended when the replies are dropped.
     span: Option<Span>,
     /// Why the invocation failed, when a reply said so (the span's status).
@@ -605,7 +609,7 @@ impl Stream for WsReplies {
     type Item = Result<Message, WsError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let polled = self.receiver.poll_recv(cx);
+        let polled = self.receiver.poll_next_unpin(cx);
         if let Poll::Ready(Some(item)) = &polled {
             let failure = match item {
                 Err(error) => Some(error.to_string()),
@@ -763,16 +767,31 @@ async fn run(
                         let _ = sink.close().await;
                         return;
                     }
-                    Some(Command::Text(text)) => {
-                        if std::env::var_os("LMOS_WS_DEBUG").is_some() {
-                            eprintln!(">> {text}");
+                    Some(command) => {
+                        // Whatever else is queued already goes out in the same write.
+                        let mut next = Some(command);
+                        let mut batched = 0;
+                        let mut failed = false;
+                        while let Some(command) = next.take() {
+                            let frame = match command {
+                                Command::Text(text) => {
+                                    if debug_frames() {
+                                        eprintln!(">> {text}");
+                                    }
+                                    Frame::Text(text.into())
+                                }
+                                Command::Ping(payload) => Frame::Ping(payload.into()),
+                            };
+                            if sink.feed(frame).await.is_err() {
+                                failed = true;
+                                break;
+                            }
+                            batched += 1;
+                            if batched < WRITE_BATCH {
+                                next = commands.try_recv().ok();
+                            }
                         }
-                        if sink.send(Frame::Text(text.into())).await.is_err() {
-                            break;
-                        }
-                    }
-                    Some(Command::Ping(payload)) => {
-                        if sink.send(Frame::Ping(payload.into())).await.is_err() {
+                        if failed || sink.flush().await.is_err() {
                             break;
                         }
                     }
@@ -826,7 +845,7 @@ fn fail_pending(state: &State) {
                 let _ = tx.send(lost());
             }
             Some(Route::Stream(tx)) => {
-                let _ = tx.send(lost());
+                let _ = tx.unbounded_send(lost());
             }
             _ => {}
         }
@@ -859,8 +878,14 @@ fn resubscriptions(state: &State, dialect: Dialect) -> Vec<String> {
     out
 }
 
+/// Whether `LMOS_WS_DEBUG` asks for every frame on stderr (read once).
+fn debug_frames() -> bool {
+    static DEBUG: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *DEBUG.get_or_init(|| std::env::var_os("LMOS_WS_DEBUG").is_some())
+}
+
 fn route(state: &State, text: &str) {
-    if std::env::var_os("LMOS_WS_DEBUG").is_some() {
+    if debug_frames() {
         eprintln!("<< {text}");
     }
     // A server never gets an error for garbage it sends; it is dropped.
@@ -883,7 +908,7 @@ fn route(state: &State, text: &str) {
                     Body::Error(_) => true,
                     _ => false,
                 };
-                let _ = tx.send(Ok(message));
+                let _ = tx.unbounded_send(Ok(message));
                 if done {
                     routes.remove(&key);
                 }

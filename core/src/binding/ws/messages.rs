@@ -223,15 +223,6 @@ impl Timestamp {
             millis: (seconds * 1000.0).round() as u64,
         })
     }
-
-    fn to_value(self, dialect: Dialect) -> Value {
-        match dialect {
-            Dialect::Spec => Value::String(self.to_rfc3339()),
-            Dialect::KotlinWot => serde_json::Number::from_f64(self.epoch_seconds())
-                .map(Value::Number)
-                .unwrap_or(Value::Null),
-        }
-    }
 }
 
 /// The state an `actionStatus` message reports.
@@ -551,6 +542,20 @@ pub struct Rejected {
     pub tracestate: Option<String>,
 }
 
+impl Rejected {
+    /// A rejection of a frame whose envelope (ids, style, trace context) could not be read.
+    pub fn envelope(error: MessageError) -> Box<Self> {
+        Box::new(Rejected {
+            error,
+            thing_id: None,
+            correlation: None,
+            style: None,
+            traceparent: None,
+            tracestate: None,
+        })
+    }
+}
+
 /// A message read from a frame, with the style it was written in.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parsed {
@@ -575,8 +580,127 @@ impl Parsed {
     }
 }
 
+/// The top-level members of a message, looked up by name.
+trait Members {
+    fn get(&self, key: &str) -> Option<&Value>;
+
+    fn contains_key(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+}
+
+impl Members for Map<String, Value> {
+    fn get(&self, key: &str) -> Option<&Value> {
+        Map::get(self, key)
+    }
+}
+
+/// The members of a message read straight from its text, in order. A message has a handful of
+/// members, so a list searched from the end (the last of duplicate names wins, as in a JSON
+/// object) is cheaper than a map; their values are parsed as [`Value`]s.
+struct TopLevel<'a>(Vec<(std::borrow::Cow<'a, str>, Value)>);
+
+impl Members for TopLevel<'_> {
+    fn get(&self, key: &str) -> Option<&Value> {
+        self.0.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+}
+
+/// A member name, borrowed from the frame's text unless it holds escapes.
+struct Key<'a>(std::borrow::Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> serde::de::Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a member name")
+            }
+
+            fn visit_borrowed_str<E>(self, key: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(std::borrow::Cow::Borrowed(key)))
+            }
+
+            fn visit_str<E>(self, key: &str) -> Result<Key<'de>, E> {
+                Ok(Key(std::borrow::Cow::Owned(key.to_owned())))
+            }
+
+            fn visit_string<E>(self, key: String) -> Result<Key<'de>, E> {
+                Ok(Key(std::borrow::Cow::Owned(key)))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+/// A frame's JSON: an object's members, or something else (which is not a message).
+enum Frame<'a> {
+    Object(TopLevel<'a>),
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Frame<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct FrameVisitor;
+        impl<'de> serde::de::Visitor<'de> for FrameVisitor {
+            type Value = Frame<'de>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON value")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Frame<'de>, A::Error> {
+                let mut members = Vec::with_capacity(map.size_hint().unwrap_or(8));
+                while let Some((Key(key), value)) = map.next_entry::<Key<'de>, Value>()? {
+                    members.push((key, value));
+                }
+                Ok(Frame::Object(TopLevel(members)))
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Frame<'de>, A::Error> {
+                // Read as values, so that nesting beyond serde_json's limit is invalid JSON.
+                while seq.next_element::<Value>()?.is_some() {}
+                Ok(Frame::Other)
+            }
+
+            fn visit_bool<E>(self, _: bool) -> Result<Frame<'de>, E> {
+                Ok(Frame::Other)
+            }
+
+            fn visit_i64<E>(self, _: i64) -> Result<Frame<'de>, E> {
+                Ok(Frame::Other)
+            }
+
+            fn visit_u64<E>(self, _: u64) -> Result<Frame<'de>, E> {
+                Ok(Frame::Other)
+            }
+
+            fn visit_f64<E>(self, _: f64) -> Result<Frame<'de>, E> {
+                Ok(Frame::Other)
+            }
+
+            fn visit_str<E>(self, _: &str) -> Result<Frame<'de>, E> {
+                Ok(Frame::Other)
+            }
+
+            fn visit_unit<E>(self) -> Result<Frame<'de>, E> {
+                Ok(Frame::Other)
+            }
+        }
+        deserializer.deserialize_any(FrameVisitor)
+    }
+}
+
 struct Reader<'a> {
-    object: &'a Map<String, Value>,
+    object: &'a dyn Members,
     evidence: Option<Dialect>,
 }
 
@@ -657,7 +781,7 @@ impl<'a> Reader<'a> {
 }
 
 fn id_member<'a>(
-    object: &'a Map<String, Value>,
+    object: &'a dyn Members,
     upper: &str,
     lower: &str,
 ) -> Result<(Option<&'a str>, Option<IdSpelling>), MessageError> {
@@ -715,34 +839,23 @@ impl Message {
 
     /// Reads one text frame.
     pub fn parse(text: &str) -> Result<Parsed, Box<Rejected>> {
-        let value: Value = serde_json::from_str(text).map_err(|e| {
-            Box::new(Rejected {
-                error: MessageError::InvalidJson(e.to_string()),
-                thing_id: None,
-                correlation: None,
-                style: None,
-                traceparent: None,
-                tracestate: None,
-            })
-        })?;
-        Self::from_value(&value)
+        match serde_json::from_str::<Frame<'_>>(text) {
+            Ok(Frame::Object(members)) => Self::from_members(&members),
+            Ok(Frame::Other) => Err(Rejected::envelope(MessageError::NotAnObject)),
+            Err(e) => Err(Rejected::envelope(MessageError::InvalidJson(e.to_string()))),
+        }
     }
 
     /// Reads one message from parsed JSON.
     pub fn from_value(value: &Value) -> Result<Parsed, Box<Rejected>> {
-        let reject = |error: MessageError| {
-            Box::new(Rejected {
-                error,
-                thing_id: None,
-                correlation: None,
-                style: None,
-                traceparent: None,
-                tracestate: None,
-            })
-        };
-        let Value::Object(object) = value else {
-            return Err(reject(MessageError::NotAnObject));
-        };
+        match value {
+            Value::Object(object) => Self::from_members(object),
+            _ => Err(Rejected::envelope(MessageError::NotAnObject)),
+        }
+    }
+
+    fn from_members(object: &dyn Members) -> Result<Parsed, Box<Rejected>> {
+        let reject = Rejected::envelope;
         // The envelope first, so that later errors can carry the correlation.
         let (thing_id, thing_spelling) = id_member(object, "thingID", "thingId").map_err(reject)?;
         let (message_id, message_spelling) =
@@ -980,70 +1093,95 @@ impl Message {
 
     /// The message as JSON in `style`.
     pub fn to_value(&self, style: Style) -> Value {
-        let kotlin = style.dialect == Dialect::KotlinWot;
-        let mut out = Map::new();
-        if let Some(thing) = &self.thing_id {
-            out.insert(style.thing_key().into(), Value::String(thing.clone()));
+        serde_json::to_value(Styled {
+            message: self,
+            style,
+        })
+        .unwrap_or(Value::Null)
+    }
+
+    /// The message as JSON text in `style`.
+    pub fn to_json(&self, style: Style) -> String {
+        // Most messages fit; growing from empty would reallocate several times.
+        let mut out = Vec::with_capacity(256);
+        let styled = Styled {
+            message: self,
+            style,
+        };
+        if serde_json::to_writer(&mut out, &styled).is_err() {
+            return String::new();
         }
-        out.insert(
-            style.message_key().into(),
-            Value::String(self.message_id.clone()),
-        );
-        let message_type = match (&self.body, kotlin) {
+        String::from_utf8(out).unwrap_or_default()
+    }
+}
+
+/// A message and the style to write it in; serialised member by member, borrowing every value.
+struct Styled<'a> {
+    message: &'a Message,
+    style: Style,
+}
+
+impl Serialize for Styled<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let Styled { message, style } = self;
+        let kotlin = style.dialect == Dialect::KotlinWot;
+        let mut out = serializer.serialize_map(None)?;
+        if let Some(thing) = &message.thing_id {
+            out.serialize_entry(style.thing_key(), thing)?;
+        }
+        out.serialize_entry(style.message_key(), &message.message_id)?;
+        let message_type = match (&message.body, kotlin) {
             (Body::SubscribeEvent { .. }, true) => "subscribeevent",
             (body, _) => body.message_type(),
         };
-        out.insert("messageType".into(), Value::String(message_type.into()));
-        if let Some(correlation) = &self.correlation_id {
-            out.insert(
-                style.correlation_key().into(),
-                Value::String(correlation.clone()),
-            );
+        out.serialize_entry("messageType", message_type)?;
+        if let Some(correlation) = &message.correlation_id {
+            out.serialize_entry(style.correlation_key(), correlation)?;
         }
         let name_key = if kotlin { "property" } else { "name" };
-        let mut put = |key: &str, value: Value| {
-            out.insert(key.to_owned(), value);
+        let stamp = |out: &mut S::SerializeMap, t: &Option<Timestamp>| {
+            let t = t.unwrap_or_else(Timestamp::now);
+            match style.dialect {
+                Dialect::Spec => out.serialize_entry("timestamp", &t.to_rfc3339()),
+                Dialect::KotlinWot => out.serialize_entry("timestamp", &t.epoch_seconds()),
+            }
         };
-        let stamp =
-            |t: &Option<Timestamp>| t.unwrap_or_else(Timestamp::now).to_value(style.dialect);
-        match &self.body {
+        match &message.body {
             Body::ReadProperty { name }
             | Body::ObserveProperty { name }
-            | Body::UnobserveProperty { name } => put(name_key, Value::String(name.clone())),
+            | Body::UnobserveProperty { name } => out.serialize_entry(name_key, name)?,
             Body::WriteProperty { name, value } => {
-                put(name_key, Value::String(name.clone()));
-                put("data", value.clone());
+                out.serialize_entry(name_key, name)?;
+                out.serialize_entry("data", value)?;
             }
             Body::ReadAllProperties | Body::SubscribeAllEvents | Body::UnsubscribeAllEvents => {}
-            Body::ReadMultipleProperties { names } => put(
-                "properties",
-                Value::Array(names.iter().cloned().map(Value::String).collect()),
-            ),
-            Body::WriteMultipleProperties { values } => put("data", Value::Object(values.clone())),
+            Body::ReadMultipleProperties { names } => out.serialize_entry("properties", names)?,
+            Body::WriteMultipleProperties { values } => out.serialize_entry("data", values)?,
             Body::PropertyReading {
                 name,
                 value,
                 timestamp,
             } => {
-                put(name_key, Value::String(name.clone()));
-                put(if kotlin { "data" } else { "value" }, value.clone());
-                put("timestamp", stamp(timestamp));
+                out.serialize_entry(name_key, name)?;
+                out.serialize_entry(if kotlin { "data" } else { "value" }, value)?;
+                stamp(&mut out, timestamp)?;
             }
             Body::PropertyReadings { values, timestamp } => {
-                put("data", Value::Object(values.clone()));
-                put("timestamp", stamp(timestamp));
+                out.serialize_entry("data", values)?;
+                stamp(&mut out, timestamp)?;
             }
             Body::InvokeAction { action, input } => {
-                put("action", Value::String(action.clone()));
+                out.serialize_entry("action", action)?;
                 if let Some(input) = input {
-                    put("input", input.clone());
+                    out.serialize_entry("input", input)?;
                 }
             }
-            Body::QueryAction { action } => put("action", Value::String(action.clone())),
+            Body::QueryAction { action } => out.serialize_entry("action", action)?,
             Body::CancelAction { action, reason } => {
-                put("action", Value::String(action.clone()));
+                out.serialize_entry("action", action)?;
                 if let Some(reason) = reason {
-                    put("reason", Value::String(reason.clone()));
+                    out.serialize_entry("reason", reason)?;
                 }
             }
             Body::ActionStatus {
@@ -1052,64 +1190,60 @@ impl Message {
                 output,
                 error,
             } => {
-                put("action", Value::String(action.clone()));
-                let (status, error) = match (status, kotlin) {
-                    (StatusValue::Cancelled, true) => (
-                        StatusValue::Failed,
-                        error.clone().or_else(|| Some(cancelled_problem())),
-                    ),
-                    (status, _) => (*status, error.clone()),
+                out.serialize_entry("action", action)?;
+                // kotlin-wot's status enumeration has no `cancelled`: a failure with a problem.
+                let kotlin_cancelled = kotlin && *status == StatusValue::Cancelled;
+                let status = if kotlin_cancelled {
+                    StatusValue::Failed
+                } else {
+                    *status
                 };
-                put("status", Value::String(status.as_str().into()));
+                out.serialize_entry("status", status.as_str())?;
                 // kotlin-wot's ActionStatusMessage declares `output` without a default.
                 match output {
-                    Some(output) => put("output", output.clone()),
-                    None if kotlin => put("output", Value::Null),
+                    Some(output) => out.serialize_entry("output", output)?,
+                    None if kotlin => out.serialize_entry("output", &Value::Null)?,
                     None => {}
                 }
-                if let Some(error) = error {
-                    put("error", error);
+                match error {
+                    Some(error) => out.serialize_entry("error", error)?,
+                    None if kotlin_cancelled => {
+                        out.serialize_entry("error", &cancelled_problem())?
+                    }
+                    None => {}
                 }
             }
             Body::SubscribeEvent { event } | Body::UnsubscribeEvent { event } => {
-                put("event", Value::String(event.clone()));
+                out.serialize_entry("event", event)?;
             }
             Body::Event {
                 event,
                 data,
                 timestamp,
             } => {
-                put("event", Value::String(event.clone()));
-                put("data", data.clone());
-                put("timestamp", stamp(timestamp));
+                out.serialize_entry("event", event)?;
+                out.serialize_entry("data", data)?;
+                stamp(&mut out, timestamp)?;
             }
             Body::Acknowledgement { message } => {
                 // kotlin-wot declares `message` without a default.
-                put(
-                    "message",
-                    Value::String(message.clone().unwrap_or_default()),
-                );
+                out.serialize_entry("message", message.as_deref().unwrap_or_default())?;
             }
             Body::Error(problem) => {
-                put("type", Value::String(problem.problem_type.clone()));
-                put("title", Value::String(problem.title.clone()));
-                put("status", Value::String(problem.status.clone()));
-                put("detail", Value::String(problem.detail.clone()));
-                put("instance", Value::String(problem.instance.clone()));
+                out.serialize_entry("type", &problem.problem_type)?;
+                out.serialize_entry("title", &problem.title)?;
+                out.serialize_entry("status", &problem.status)?;
+                out.serialize_entry("detail", &problem.detail)?;
+                out.serialize_entry("instance", &problem.instance)?;
             }
         }
-        if let Some(traceparent) = &self.traceparent {
-            out.insert("traceparent".into(), Value::String(traceparent.clone()));
+        if let Some(traceparent) = &message.traceparent {
+            out.serialize_entry("traceparent", traceparent)?;
         }
-        if let Some(tracestate) = &self.tracestate {
-            out.insert("tracestate".into(), Value::String(tracestate.clone()));
+        if let Some(tracestate) = &message.tracestate {
+            out.serialize_entry("tracestate", tracestate)?;
         }
-        Value::Object(out)
-    }
-
-    /// The message as JSON text in `style`.
-    pub fn to_json(&self, style: Style) -> String {
-        self.to_value(style).to_string()
+        out.end()
     }
 }
 
@@ -1146,6 +1280,31 @@ mod tests {
         assert_eq!(kotlin.evidence, Some(Dialect::KotlinWot));
         assert_eq!(kotlin.message.correlation(), "m1");
         assert_eq!(spec.message.body, kotlin.message.body);
+    }
+
+    #[test]
+    fn reads_a_frame_as_a_json_object_would_be_read() {
+        // An escaped member name is the same name; of duplicate members the last one counts.
+        let parsed = Message::parse(
+            r#"{"thingID":"urn:x","messageID":"m1","message\u0054ype":"readProperty","name":"a","name":"b"}"#,
+        )
+        .unwrap();
+        assert_eq!(parsed.message.body, Body::ReadProperty { name: "b".into() });
+        // Whatever is not an object is not a message; broken or too deeply nested JSON is
+        // invalid JSON.
+        for text in ["[1, {}]", "\"text\"", "42", "null", "true"] {
+            assert_eq!(
+                Message::parse(text).unwrap_err().error,
+                MessageError::NotAnObject
+            );
+        }
+        let deep = format!("{}{}", "[".repeat(1000), "]".repeat(1000));
+        for text in ["{\"messageID\":", "{} x", deep.as_str()] {
+            assert!(matches!(
+                Message::parse(text).unwrap_err().error,
+                MessageError::InvalidJson(_)
+            ));
+        }
     }
 
     #[test]

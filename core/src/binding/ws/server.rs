@@ -6,7 +6,7 @@
 //! mounted with the rest of [`Servient::router`](crate::thing::Servient::router); axum wraps
 //! tokio-tungstenite, which the client uses directly.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -14,9 +14,8 @@ use axum::extract::ws::{CloseFrame, Message as Frame, WebSocket, WebSocketUpgrad
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use futures::stream::{SelectAll, StreamExt};
-use futures::SinkExt;
-use indexmap::IndexMap;
+use futures::stream::{SelectAll, SplitSink, StreamExt};
+use futures::{FutureExt, SinkExt};
 use serde_json::{json, Map, Value};
 use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::AbortHandle;
@@ -39,8 +38,13 @@ pub const CLOSE_GOING_AWAY: u16 = 1001;
 const READ_BUFFER_BYTES: usize = 4096;
 /// Outgoing bytes gathered before a write to the socket.
 const WRITE_BUFFER_BYTES: usize = 4096;
+/// Queued messages gathered into one write at most.
+const WRITE_BATCH: usize = 64;
 /// Finished invocations remembered per connection for `queryAction`.
 const REMEMBERED_INVOCATIONS: usize = 256;
+/// Updates an invocation may produce on the reader's task before it gets a task of its own (so
+/// that a handler streaming without pause cannot hold up the connection's other requests).
+const INLINE_UPDATES: usize = 8;
 
 type AppState = Arc<Registry>;
 
@@ -132,6 +136,10 @@ struct Invocation {
 }
 
 impl Invocation {
+    fn is_final(&self) -> bool {
+        crate::thing::lock(&self.state).status.is_final()
+    }
+
     fn snapshot(&self) -> (StatusValue, Option<Value>, Option<Value>) {
         let state = crate::thing::lock(&self.state);
         (state.status, state.output.clone(), state.error.clone())
@@ -150,11 +158,55 @@ impl Invocation {
     }
 }
 
+/// The invocations of one connection by correlation, oldest first: every running one and the
+/// latest [`REMEMBERED_INVOCATIONS`] finished ones (for `queryAction`).
+#[derive(Default)]
+struct Invocations {
+    by_key: HashMap<String, Arc<Invocation>>,
+    order: VecDeque<Arc<Invocation>>,
+}
+
+impl Invocations {
+    fn get(&self, key: &str) -> Option<&Arc<Invocation>> {
+        self.by_key.get(key)
+    }
+
+    /// The latest invocation that `wanted` accepts.
+    fn latest(&self, wanted: impl Fn(&Invocation) -> bool) -> Option<&Arc<Invocation>> {
+        self.order.iter().rev().find(|i| wanted(i))
+    }
+
+    /// Adds `invocation`, replacing a finished one with the same correlation and forgetting the
+    /// oldest finished ones beyond the limit.
+    fn insert(&mut self, invocation: Arc<Invocation>) {
+        if let Some(old) = self
+            .by_key
+            .insert(invocation.correlation.clone(), invocation.clone())
+        {
+            self.order.retain(|i| !Arc::ptr_eq(i, &old));
+        }
+        self.order.push_back(invocation);
+        while self.order.len() > REMEMBERED_INVOCATIONS {
+            let Some(index) = self.order.iter().position(|i| i.is_final()) else {
+                break;
+            };
+            if let Some(gone) = self.order.remove(index) {
+                self.by_key.remove(&gone.correlation);
+            }
+        }
+    }
+
+    fn drain(&mut self) -> Vec<Arc<Invocation>> {
+        self.by_key.clear();
+        self.order.drain(..).collect()
+    }
+}
+
 /// What every request task of one connection shares.
 struct Connection {
     registry: AppState,
     out: mpsc::Sender<Outgoing>,
-    invocations: Mutex<IndexMap<String, Arc<Invocation>>>,
+    invocations: Mutex<Invocations>,
     dropped_notifications: std::sync::atomic::AtomicU64,
     /// The credentials of the handshake.
     handshake: Handshake,
@@ -163,7 +215,12 @@ struct Connection {
 impl Connection {
     /// Queues a reply, waiting for room (a slow reader slows down its own requests).
     async fn send(&self, message: &Message, style: Style) {
-        let _ = self.out.send(Outgoing::Text(message.to_json(style))).await;
+        self.send_text(message.to_json(style)).await;
+    }
+
+    /// Queues a reply already written out.
+    async fn send_text(&self, text: String) {
+        let _ = self.out.send(Outgoing::Text(text)).await;
     }
 
     /// Queues a notification; when the queue is full the notification is dropped.
@@ -282,15 +339,27 @@ async fn serve_socket(
             tokio::select! {
                 next = queue.recv() => match next {
                     Some(Outgoing::Text(text)) => {
-                        if sink.send(Frame::Text(text.into())).await.is_err() {
+                        // Whatever else is queued already goes out in the same write.
+                        let mut pending = Some(Outgoing::Text(text));
+                        let mut batched = 0;
+                        while let Some(Outgoing::Text(text)) = pending.take() {
+                            if sink.feed(Frame::Text(text.into())).await.is_err() {
+                                return;
+                            }
+                            batched += 1;
+                            if batched < WRITE_BATCH {
+                                pending = queue.try_recv().ok();
+                            }
+                        }
+                        if sink.flush().await.is_err() {
                             return;
+                        }
+                        if let Some(Outgoing::Close(code, reason)) = pending {
+                            return close(&mut sink, code, reason).await;
                         }
                     }
                     Some(Outgoing::Close(code, reason)) => {
-                        let frame = CloseFrame { code, reason: reason.into() };
-                        let _ = sink.send(Frame::Close(Some(frame))).await;
-                        let _ = sink.close().await;
-                        return;
+                        return close(&mut sink, code, reason).await;
                     }
                     None => {
                         let _ = sink.close().await;
@@ -309,7 +378,7 @@ async fn serve_socket(
     let connection = Arc::new(Connection {
         registry,
         out: out.clone(),
-        invocations: Mutex::new(IndexMap::new()),
+        invocations: Mutex::new(Invocations::default()),
         dropped_notifications: std::sync::atomic::AtomicU64::new(0),
         handshake,
     });
@@ -335,7 +404,7 @@ async fn serve_socket(
                             let error = MessageError::InvalidJson(
                                 "a binary frame that is not UTF-8 text".into(),
                             );
-                            reader.reject(error_rejection(error)).await;
+                            reader.reject(Rejected::envelope(error)).await;
                         }
                     },
                     Ok(Frame::Ping(_)) | Ok(Frame::Pong(_)) => {}
@@ -368,10 +437,7 @@ async fn serve_socket(
     for (_, subscription) in reader.subscriptions.drain() {
         subscription.task.abort();
     }
-    let invocations: Vec<_> = crate::thing::lock(&connection.invocations)
-        .drain(..)
-        .map(|(_, invocation)| invocation)
-        .collect();
+    let invocations = crate::thing::lock(&connection.invocations).drain();
     for invocation in invocations {
         if let Some(task) = crate::thing::lock(&invocation.task).take() {
             task.abort();
@@ -382,6 +448,16 @@ async fn serve_socket(
     drop(connection);
     // The writer ends once every sender is gone (request tasks may still hold one briefly).
     let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
+}
+
+/// Sends a close frame and closes the socket.
+async fn close(sink: &mut SplitSink<WebSocket, Frame>, code: u16, reason: &'static str) {
+    let frame = CloseFrame {
+        code,
+        reason: reason.into(),
+    };
+    let _ = sink.send(Frame::Close(Some(frame))).await;
+    let _ = sink.close().await;
 }
 
 fn is_capacity_error(error: axum::Error) -> bool {
@@ -395,17 +471,6 @@ fn is_capacity_error(error: axum::Error) -> bool {
             text.contains("Space limit exceeded") || text.contains("too long")
         }
     }
-}
-
-fn error_rejection(error: MessageError) -> Box<Rejected> {
-    Box::new(Rejected {
-        error,
-        thing_id: None,
-        correlation: None,
-        style: None,
-        traceparent: None,
-        tracestate: None,
-    })
 }
 
 struct Reader {
@@ -455,7 +520,7 @@ impl Reader {
             style,
             trace,
         };
-        let body = request.message.body.clone();
+        let body = &request.message.body;
         if matches!(body, Body::Error(_) | Body::Acknowledgement { .. }) {
             // Never answer an error or an acknowledgement: two peers would loop.
             return;
@@ -483,7 +548,7 @@ impl Reader {
             &self.connection.registry,
             &self.connection.handshake,
             thing.slug(),
-            &body,
+            &request.message.body,
         )
         .await
         {
@@ -500,16 +565,23 @@ impl Reader {
             }
         };
         // The handlers learn who called through their `InteractionContext`.
-        crate::security::principal::scope(caller, self.serve_request(thing, request, body)).await;
+        crate::security::principal::scope(caller, self.serve_request(thing, request)).await;
     }
 
-    async fn serve_request(&mut self, thing: ExposedThing, request: Request, body: Body) {
+    async fn serve_request(&mut self, thing: ExposedThing, mut request: Request) {
         let style = request.style;
-        match body {
-            Body::ObserveProperty { name } => self.observe(thing, request, name).await,
-            Body::SubscribeEvent { event } => self.subscribe(thing, request, Some(event)).await,
+        match &mut request.message.body {
+            Body::ObserveProperty { name } => {
+                let name = name.clone();
+                self.observe(thing, request, name).await
+            }
+            Body::SubscribeEvent { event } => {
+                let event = event.clone();
+                self.subscribe(thing, request, Some(event)).await
+            }
             Body::SubscribeAllEvents => self.subscribe(thing, request, None).await,
             Body::UnobserveProperty { name } => {
+                let name = name.clone();
                 if !thing.template().properties.contains_key(&name) {
                     let problem = problem_for(&ThingError::not_found("property", &name));
                     self.connection.send(&request.error(problem), style).await;
@@ -519,6 +591,7 @@ impl Reader {
                     .await;
             }
             Body::UnsubscribeEvent { event } => {
+                let event = event.clone();
                 if !thing.template().events.contains_key(&event) {
                     let problem = problem_for(&ThingError::not_found("event", &event));
                     self.connection.send(&request.error(problem), style).await;
@@ -534,6 +607,8 @@ impl Reader {
                 .await;
             }
             Body::InvokeAction { action, input } => {
+                // The input goes to the handler; no reply repeats it.
+                let (action, input) = (action.clone(), input.take());
                 self.invoke(thing, request, action, input).await
             }
             _ => {
@@ -748,7 +823,7 @@ impl Reader {
         let correlation = request.message.correlation().to_owned();
         let running_already = crate::thing::lock(&self.connection.invocations)
             .get(&correlation)
-            .is_some_and(|i| !i.snapshot().0.is_final());
+            .is_some_and(|i| !i.is_final());
         if running_already {
             let problem = Problem::new(
                 "correlation_in_use",
@@ -783,20 +858,19 @@ impl Reader {
             }),
             task: Mutex::new(None),
         });
-        {
-            let mut invocations = crate::thing::lock(&self.connection.invocations);
-            invocations.shift_remove(&correlation);
-            invocations.insert(correlation.clone(), invocation.clone());
-            while invocations.len() > REMEMBERED_INVOCATIONS {
-                let oldest_final = invocations
-                    .iter()
-                    .position(|(_, i)| i.snapshot().0.is_final());
-                match oldest_final {
-                    Some(index) => {
-                        invocations.shift_remove_index(index);
-                    }
-                    None => break,
-                }
+        crate::thing::lock(&self.connection.invocations).insert(invocation.clone());
+        // Most handlers answer on their first poll: run them here and spawn a task only for
+        // those still pending (a cancelAction reaches those through the task's abort handle).
+        let mut updates = updates;
+        let mut polls = 0;
+        while let Some(update) = updates.next().now_or_never() {
+            let Some(update) = update else { return };
+            if !report(&self.connection, &invocation, &request, &action, update).await {
+                return;
+            }
+            polls += 1;
+            if polls == INLINE_UPDATES {
+                break;
             }
         }
         let Ok(permit) = self.in_flight.clone().acquire_owned().await else {
@@ -804,45 +878,61 @@ impl Reader {
         };
         let connection = self.connection.clone();
         let running = invocation.clone();
-        let task = tokio::spawn(async move {
+        let task = tokio::spawn(crate::security::principal::inherit(async move {
             let _permit = permit;
-            let mut updates = updates;
             while let Some(update) = updates.next().await {
-                let (status, output, error) = match update {
-                    Ok(ActionUpdate::Progress(value)) => (StatusValue::Pending, Some(value), None),
-                    Ok(ActionUpdate::Output(value)) => (StatusValue::Completed, Some(value), None),
-                    Err(ThingError::ActionCancelled) => (StatusValue::Cancelled, None, None),
-                    Err(error) => (StatusValue::Failed, None, Some(failure_problem(&error))),
-                };
-                if status.is_final() {
-                    if !running.record(status, output.clone(), error.clone()) {
-                        return;
-                    }
-                } else {
-                    let mut state = crate::thing::lock(&running.state);
-                    if state.status.is_final() {
-                        return;
-                    }
-                    state.output = output.clone();
-                }
-                let reply = request.reply(Body::ActionStatus {
-                    action: action.clone(),
-                    status,
-                    output,
-                    error,
-                });
-                connection.send(&reply, style).await;
-                if status.is_final() {
+                if !report(&connection, &running, &request, &action, update).await {
                     return;
                 }
             }
-        });
+        }));
         *crate::thing::lock(&invocation.task) = Some(task.abort_handle());
-        if invocation.snapshot().0.is_final() {
+        if invocation.is_final() {
             // Cancelled between registration and start.
             task.abort();
         }
     }
+}
+
+/// Records one update of an invocation and sends its `actionStatus`; returns whether more
+/// updates are wanted (not after a final status, or once a cancellation recorded one).
+async fn report(
+    connection: &Connection,
+    running: &Invocation,
+    request: &Request,
+    action: &str,
+    update: Result<ActionUpdate, ThingError>,
+) -> bool {
+    let (status, output, error) = match update {
+        Ok(ActionUpdate::Progress(value)) => (StatusValue::Pending, Some(value), None),
+        Ok(ActionUpdate::Output(value)) => (StatusValue::Completed, Some(value), None),
+        Err(ThingError::ActionCancelled) => (StatusValue::Cancelled, None, None),
+        Err(error) => (StatusValue::Failed, None, Some(failure_problem(&error))),
+    };
+    let reply = request.reply(Body::ActionStatus {
+        action: action.to_owned(),
+        status,
+        output,
+        error,
+    });
+    // Written out first, so that the values then move into the record for `queryAction`.
+    let text = reply.to_json(request.style);
+    {
+        let mut state = crate::thing::lock(&running.state);
+        if state.status.is_final() {
+            // A cancellation came first.
+            return false;
+        }
+        if let Body::ActionStatus { output, error, .. } = reply.body {
+            state.output = output;
+            if status.is_final() {
+                state.status = status;
+                state.error = error;
+            }
+        }
+    }
+    connection.send_text(text).await;
+    !status.is_final()
 }
 
 /// Forwards every value of `values` to `send`, skipping errors (lagging observers).
@@ -940,7 +1030,7 @@ fn find_invocation(
         return Err(ThingError::not_found("action", action));
     }
     let invocations = crate::thing::lock(&connection.invocations);
-    let same = |i: &Arc<Invocation>| i.thing == thing.slug() && i.action == action;
+    let same = |i: &Invocation| i.thing == thing.slug() && i.action == action;
     if let Some(found) = request
         .message
         .correlation_id
@@ -951,9 +1041,7 @@ fn find_invocation(
         return Ok(found.clone());
     }
     invocations
-        .values()
-        .rev()
-        .find(|i| same(i))
+        .latest(same)
         .cloned()
         .ok_or_else(|| ThingError::not_found("action instance", action))
 }
@@ -1036,7 +1124,7 @@ pub async fn dispatch_frames(
     let connection = Arc::new(Connection {
         registry,
         out,
-        invocations: Mutex::new(IndexMap::new()),
+        invocations: Mutex::new(Invocations::default()),
         dropped_notifications: std::sync::atomic::AtomicU64::new(0),
         handshake: Handshake::default(),
     });
@@ -1063,10 +1151,7 @@ pub async fn dispatch_frames(
     for (_, subscription) in reader.subscriptions.drain() {
         subscription.task.abort();
     }
-    let invocations: Vec<_> = crate::thing::lock(&connection.invocations)
-        .drain(..)
-        .map(|(_, invocation)| invocation)
-        .collect();
+    let invocations = crate::thing::lock(&connection.invocations).drain();
     for invocation in invocations {
         if let Some(task) = crate::thing::lock(&invocation.task).take() {
             task.abort();
