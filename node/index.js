@@ -467,6 +467,13 @@ function settle(id, text) {
 
 // One callback per registration: takes a batch of requests (JSON text of an array), runs each
 // `invoke`, aborts on `abort`. Each reply goes back through `settle`, as soon as it is known.
+// Answers a request whose `op` this version does not know (when it expects an answer).
+function refuseUnknown(request) {
+  if (request.reply !== undefined) {
+    settle(request.reply, reply({ ok: false, kind: "failed", message: `unknown request ${request.op}` }));
+  }
+}
+
 function singleBridge(run) {
   const running = new Map();
   const invoke = (request) => {
@@ -497,8 +504,8 @@ function singleBridge(run) {
         running.get(request.id)?.abort(new ActionCancelled("the action was cancelled"));
       } else if (request.op === "invoke") {
         invoke(request);
-      } else if (request.reply !== undefined) {
-        settle(request.reply, reply({ ok: false, kind: "failed", message: `unknown request ${request.op}` }));
+      } else {
+        refuseUnknown(request);
       }
     }
   };
@@ -568,9 +575,7 @@ function streamBridge(handler) {
           stop(request);
           break;
         default:
-          if (request.reply !== undefined) {
-            settle(request.reply, reply({ ok: false, kind: "failed", message: `unknown request ${request.op}` }));
-          }
+          refuseUnknown(request);
       }
     }
   };

@@ -431,14 +431,14 @@ impl NativeExposedThing {
 
 /// A JavaScript handler behind the core's handler traits.
 struct JsHandler {
-    callback: Arc<JsBridge>,
+    bridge: Arc<JsBridge>,
     next_id: AtomicU64,
 }
 
 impl JsHandler {
     fn new(function: Function<'_, String, ()>) -> Result<Self> {
         Ok(JsHandler {
-            callback: Arc::new(JsBridge::new(function)?),
+            bridge: Arc::new(JsBridge::new(function)?),
             next_id: AtomicU64::new(1),
         })
     }
@@ -503,24 +503,24 @@ fn take_value(reply: &mut Value) -> Value {
 
 /// Tells JavaScript that a call is no longer wanted (`abort`/`return`) when dropped armed.
 struct Pending {
-    callback: Arc<JsBridge>,
+    bridge: Arc<JsBridge>,
     id: u64,
     op: &'static str,
     armed: bool,
 }
 
 impl Pending {
-    fn fire(callback: &Arc<JsBridge>, op: &str, id: u64) {
+    fn fire(bridge: &Arc<JsBridge>, op: &str, id: u64) {
         let request = json!({"op": op, "id": id}).to_string();
         // Fire and forget: a closing environment means there is nobody left to tell.
-        let _ = callback.send(request, None);
+        let _ = bridge.send(request, None);
     }
 }
 
 impl Drop for Pending {
     fn drop(&mut self) {
         if self.armed {
-            Pending::fire(&self.callback, self.op, self.id);
+            Pending::fire(&self.bridge, self.op, self.id);
         }
     }
 }
@@ -529,7 +529,7 @@ impl Drop for Pending {
 /// for the handler to finish after that.
 async fn until_done<F>(
     future: F,
-    callback: &Arc<JsBridge>,
+    bridge: &Arc<JsBridge>,
     id: u64,
     context: &InteractionContext,
 ) -> std::result::Result<Value, HandlerError>
@@ -543,7 +543,7 @@ where
             reply = &mut future => return reply,
             () = context.cancelled(), if !aborted => {
                 aborted = true;
-                Pending::fire(callback, "abort", id);
+                Pending::fire(bridge, "abort", id);
             }
         }
     }
@@ -554,11 +554,11 @@ impl PropertyReadHandler for JsHandler {
         &self,
         context: InteractionContext,
     ) -> BoxFuture<std::result::Result<Value, HandlerError>> {
-        let callback = self.callback.clone();
+        let bridge = self.bridge.clone();
         let id = self.id();
         Box::pin(async move {
             let request = json!({"op": "invoke", "id": id, "context": context_json(&context)});
-            let mut reply = call(&callback, request).await?;
+            let mut reply = call(&bridge, request).await?;
             Ok(take_value(&mut reply))
         })
     }
@@ -570,13 +570,13 @@ impl PropertyWriteHandler for JsHandler {
         value: Value,
         context: InteractionContext,
     ) -> BoxFuture<std::result::Result<(), HandlerError>> {
-        let callback = self.callback.clone();
+        let bridge = self.bridge.clone();
         let id = self.id();
         Box::pin(async move {
             let request = json!({
                 "op": "invoke", "id": id, "value": value, "context": context_json(&context),
             });
-            call(&callback, request).await.map(|_| ())
+            call(&bridge, request).await.map(|_| ())
         })
     }
 }
@@ -587,11 +587,11 @@ impl ActionHandler for JsHandler {
         input: Value,
         context: InteractionContext,
     ) -> BoxFuture<std::result::Result<Value, HandlerError>> {
-        let callback = self.callback.clone();
+        let bridge = self.bridge.clone();
         let id = self.id();
         Box::pin(async move {
             let mut pending = Pending {
-                callback: callback.clone(),
+                bridge: bridge.clone(),
                 id,
                 op: "abort",
                 armed: true,
@@ -599,7 +599,7 @@ impl ActionHandler for JsHandler {
             let request = json!({
                 "op": "invoke", "id": id, "input": input, "context": context_json(&context),
             });
-            let reply = until_done(call(&callback, request), &callback, id, &context).await;
+            let reply = until_done(call(&bridge, request), &bridge, id, &context).await;
             pending.armed = false;
             reply.map(|mut reply| take_value(&mut reply))
         })
@@ -612,22 +612,22 @@ impl ActionStreamHandler for JsHandler {
         input: Value,
         context: InteractionContext,
     ) -> BoxStream<std::result::Result<ActionUpdate, HandlerError>> {
-        let callback = self.callback.clone();
+        let bridge = self.bridge.clone();
         let id = self.id();
         Box::pin(async_stream::stream! {
             // Dropped before the generator finished (caller gone, action cancelled): return() it.
-            let mut pending = Pending { callback: callback.clone(), id, op: "return", armed: true };
+            let mut pending = Pending { bridge: bridge.clone(), id, op: "return", armed: true };
             let start = json!({
                 "op": "start", "id": id, "input": input, "context": context_json(&context),
             });
-            if let Err(error) = call(&callback, start).await {
+            if let Err(error) = call(&bridge, start).await {
                 pending.armed = false;
                 yield Err(error);
                 return;
             }
             loop {
-                let step = call(&callback, json!({"op": "next", "id": id}));
-                match until_done(step, &callback, id, &context).await {
+                let step = call(&bridge, json!({"op": "next", "id": id}));
+                match until_done(step, &bridge, id, &context).await {
                     Ok(mut reply) => {
                         let value = take_value(&mut reply);
                         if reply.get("done") == Some(&Value::Bool(true)) {
