@@ -448,31 +448,82 @@ impl JsHandler {
     }
 }
 
-/// What JavaScript learns about the interaction: the trace context the handler runs in (the
-/// caller's, or the new root the core made), the action instance id, and who the caller proved
-/// to be (`principal`, `null` for open things).
-fn context_json(context: &InteractionContext) -> Value {
-    let trace = lmos::trace::current().or_else(|| context.trace().cloned());
-    json!({
-        "traceparent": trace.as_ref().map(|t| t.traceparent()),
-        "tracestate": trace.as_ref().and_then(|t| t.tracestate()),
-        "actionId": context.action_id(),
-        "principal": context.principal().map(lmos::security::Principal::to_json),
-        "uriVariables": context.uri_variables(),
-    })
+/// One request to the JavaScript side, written straight to JSON text (no `Value` tree).
+#[derive(serde::Serialize)]
+struct JsRequest<'a> {
+    op: &'static str,
+    id: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    input: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    value: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    context: Option<JsContext<'a>>,
+    /// The slot the reply goes to, when one is awaited.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reply: Option<u32>,
+}
+
+impl<'a> JsRequest<'a> {
+    /// A request with nothing but its operation and call id.
+    fn bare(op: &'static str, id: u64) -> Self {
+        JsRequest {
+            op,
+            id,
+            input: None,
+            value: None,
+            context: None,
+            reply: None,
+        }
+    }
+
+    /// A request that starts a handler call in `context`.
+    fn call(op: &'static str, id: u64, context: &'a InteractionContext) -> Self {
+        JsRequest {
+            context: Some(JsContext::of(context)),
+            ..JsRequest::bare(op, id)
+        }
+    }
+}
+
+/// What a handler learns of its call (`context` in JavaScript).
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct JsContext<'a> {
+    traceparent: Option<String>,
+    tracestate: Option<String>,
+    action_id: Option<&'a str>,
+    principal: Option<Value>,
+    uri_variables: &'a serde_json::Map<String, Value>,
+}
+
+impl<'a> JsContext<'a> {
+    fn of(context: &'a InteractionContext) -> Self {
+        let trace = lmos::trace::current().or_else(|| context.trace().cloned());
+        JsContext {
+            traceparent: trace.as_ref().map(|t| t.traceparent()),
+            tracestate: trace
+                .as_ref()
+                .and_then(|t| t.tracestate())
+                .map(str::to_owned),
+            action_id: context.action_id(),
+            principal: context.principal().map(lmos::security::Principal::to_json),
+            uri_variables: context.uri_variables(),
+        }
+    }
 }
 
 /// Calls the JavaScript side and reads its reply.
 async fn call(
     bridge: &Arc<JsBridge>,
-    mut request: Value,
+    mut request: JsRequest<'_>,
 ) -> std::result::Result<Value, HandlerError> {
     let (slot, reply) = ReplySlot::open();
-    if let Some(members) = request.as_object_mut() {
-        members.insert("reply".to_owned(), Value::from(slot.0));
-    }
+    request.reply = Some(slot.0);
+    let text = serde_json::to_string(&request)
+        .map_err(|e| HandlerError::Failed(format!("cannot write the handler call: {e}")))?;
     bridge
-        .send(request.to_string(), Some(slot.0))
+        .send(text, Some(slot.0))
         .map_err(|e| HandlerError::Failed(format!("cannot call the JavaScript handler: {e}")))?;
     let reply = reply.await.map_err(|_| {
         HandlerError::Failed("the JavaScript handler's environment went away".to_owned())
@@ -510,8 +561,8 @@ struct Pending {
 }
 
 impl Pending {
-    fn fire(bridge: &Arc<JsBridge>, op: &str, id: u64) {
-        let request = json!({"op": op, "id": id}).to_string();
+    fn fire(bridge: &Arc<JsBridge>, op: &'static str, id: u64) {
+        let request = serde_json::to_string(&JsRequest::bare(op, id)).unwrap_or_default();
         // Fire and forget: a closing environment means there is nobody left to tell.
         let _ = bridge.send(request, None);
     }
@@ -557,8 +608,7 @@ impl PropertyReadHandler for JsHandler {
         let bridge = self.bridge.clone();
         let id = self.id();
         Box::pin(async move {
-            let request = json!({"op": "invoke", "id": id, "context": context_json(&context)});
-            let mut reply = call(&bridge, request).await?;
+            let mut reply = call(&bridge, JsRequest::call("invoke", id, &context)).await?;
             Ok(take_value(&mut reply))
         })
     }
@@ -573,9 +623,10 @@ impl PropertyWriteHandler for JsHandler {
         let bridge = self.bridge.clone();
         let id = self.id();
         Box::pin(async move {
-            let request = json!({
-                "op": "invoke", "id": id, "value": value, "context": context_json(&context),
-            });
+            let request = JsRequest {
+                value: Some(&value),
+                ..JsRequest::call("invoke", id, &context)
+            };
             call(&bridge, request).await.map(|_| ())
         })
     }
@@ -596,9 +647,10 @@ impl ActionHandler for JsHandler {
                 op: "abort",
                 armed: true,
             };
-            let request = json!({
-                "op": "invoke", "id": id, "input": input, "context": context_json(&context),
-            });
+            let request = JsRequest {
+                input: Some(&input),
+                ..JsRequest::call("invoke", id, &context)
+            };
             let reply = until_done(call(&bridge, request), &bridge, id, &context).await;
             pending.armed = false;
             reply.map(|mut reply| take_value(&mut reply))
@@ -617,16 +669,17 @@ impl ActionStreamHandler for JsHandler {
         Box::pin(async_stream::stream! {
             // Dropped before the generator finished (caller gone, action cancelled): return() it.
             let mut pending = Pending { bridge: bridge.clone(), id, op: "return", armed: true };
-            let start = json!({
-                "op": "start", "id": id, "input": input, "context": context_json(&context),
-            });
+            let start = JsRequest {
+                input: Some(&input),
+                ..JsRequest::call("start", id, &context)
+            };
             if let Err(error) = call(&bridge, start).await {
                 pending.armed = false;
                 yield Err(error);
                 return;
             }
             loop {
-                let step = call(&bridge, json!({"op": "next", "id": id}));
+                let step = call(&bridge, JsRequest::bare("next", id));
                 match until_done(step, &bridge, id, &context).await {
                     Ok(mut reply) => {
                         let value = take_value(&mut reply);
