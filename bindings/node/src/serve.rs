@@ -486,7 +486,9 @@ impl<'a> JsRequest<'a> {
     }
 }
 
-/// What a handler learns of its call (`context` in JavaScript).
+/// What JavaScript learns about the interaction (`context`): the trace context the handler runs
+/// in (the caller's, or the new root the core made), the action instance id, who the caller proved
+/// to be (`principal`, `null` for open things) and the URI variables.
 #[derive(serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 struct JsContext<'a> {

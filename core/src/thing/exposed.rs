@@ -797,17 +797,29 @@ impl ExposedThing {
         Ok(())
     }
 
+    /// Checks what the handler of action `name` produced against the TD's `output` schema.
+    fn check_action_output(&self, name: &str, output: &Value) -> Result<(), ThingError> {
+        let slot = self.action(name)?;
+        check(
+            slot.output.as_ref(),
+            output,
+            || format!("output of action {name}"),
+            true,
+        )
+    }
+
     /// Whether action `name` is asynchronous (`synchronous: false` in the TD).
     pub fn is_async_action(&self, name: &str) -> Result<bool, ThingError> {
         Ok(!self.action(name)?.synchronous)
     }
 
+    /// Checks an invocation's URI variables and input and returns the action's handler.
     fn start_updates(
         &self,
         name: &str,
         input: &Value,
         uri_variables: &Map<String, Value>,
-    ) -> Result<(ActionImpl, &ActionSlot), ThingError> {
+    ) -> Result<ActionImpl, ThingError> {
         let slot = self.action(name)?;
         check_uri_variables(slot.uri_variables.as_ref(), uri_variables, || {
             format!("URI variables of action {name}")
@@ -818,13 +830,11 @@ impl ExposedThing {
             || format!("input of action {name}"),
             false,
         )?;
-        let handler =
-            read_lock(&slot.handler)
-                .clone()
-                .ok_or_else(|| ThingError::HandlerFailed {
-                    message: format!("no handler registered for action {name}"),
-                })?;
-        Ok((handler, slot))
+        read_lock(&slot.handler)
+            .clone()
+            .ok_or_else(|| ThingError::HandlerFailed {
+                message: format!("no handler registered for action {name}"),
+            })
     }
 
     /// `invokeaction`, waiting for the output (progress updates of a stream handler are
@@ -865,7 +875,7 @@ impl ExposedThing {
         trace: Option<TraceContext>,
         uri_variables: Map<String, Value>,
     ) -> Result<Value, ThingError> {
-        let (handler, slot) = self.start_updates(name, &input, &uri_variables)?;
+        let handler = self.start_updates(name, &input, &uri_variables)?;
         let span = self.server_span("invokeaction", name, trace.as_ref())?;
         let current = span.context().clone();
         let context = InteractionContext::new(trace).with_uri_variables(uri_variables);
@@ -888,12 +898,7 @@ impl ExposedThing {
         };
         end_span(span, &result);
         let output = result?;
-        check(
-            slot.output.as_ref(),
-            &output,
-            || format!("output of action {name}"),
-            true,
-        )?;
+        self.check_action_output(name, &output)?;
         Ok(output)
     }
 
@@ -918,7 +923,7 @@ impl ExposedThing {
         trace: Option<TraceContext>,
         uri_variables: Map<String, Value>,
     ) -> Result<ActionUpdates, ThingError> {
-        let (handler, _) = self.start_updates(name, &input, &uri_variables)?;
+        let handler = self.start_updates(name, &input, &uri_variables)?;
         let span = self.server_span("invokeaction", name, trace.as_ref())?;
         let current = span.context().clone();
         let (cancel, cancel_rx) = watch::channel(false);
@@ -952,7 +957,7 @@ impl ExposedThing {
         trace: Option<TraceContext>,
         uri_variables: Map<String, Value>,
     ) -> Result<ActionStatus, ThingError> {
-        let (handler, _) = self.start_updates(name, &input, &uri_variables)?;
+        let handler = self.start_updates(name, &input, &uri_variables)?;
         let span = self.server_span("invokeaction", name, trace.as_ref())?;
         let current = span.context().clone();
         self.purge_finished();
@@ -1196,15 +1201,7 @@ impl ActionRun {
             }
             Some(Ok(ActionUpdate::Output(output))) => self
                 .thing
-                .action(name)
-                .and_then(|slot| {
-                    check(
-                        slot.output.as_ref(),
-                        &output,
-                        || format!("output of action {name}"),
-                        true,
-                    )
-                })
+                .check_action_output(name, &output)
                 .map(|()| ActionUpdate::Output(output)),
             Some(Err(error)) => Err(handler_error(error)),
             None => Ok(ActionUpdate::Output(Value::Null)),
@@ -1303,10 +1300,7 @@ async fn drive_instance(
             update = updates.next() => match update {
                 Some(Ok(ActionUpdate::Progress(value))) => instance.progress(value),
                 Some(Ok(ActionUpdate::Output(output))) => {
-                    let checked = exposed.action(&name).and_then(|slot| {
-                        check(slot.output.as_ref(), &output, || format!("output of action {name}"), true)
-                    });
-                    match checked {
+                    match exposed.check_action_output(&name, &output) {
                         Ok(()) => instance.finish(ActionState::Completed, Some(output), None),
                         Err(error) => {
                             exposed.note_error(&format!("actions/{name}"), &error);

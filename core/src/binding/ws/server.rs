@@ -223,6 +223,17 @@ impl Connection {
         let _ = self.out.send(Outgoing::Text(text)).await;
     }
 
+    /// Forgets every invocation of the connection and aborts the tasks of those still running
+    /// (which cancels their handlers).
+    fn abort_invocations(&self) {
+        let invocations = crate::thing::lock(&self.invocations).drain();
+        for invocation in invocations {
+            if let Some(task) = crate::thing::lock(&invocation.task).take() {
+                task.abort();
+            }
+        }
+    }
+
     /// Queues a notification; when the queue is full the notification is dropped.
     fn notify(&self, message: &Message, style: Style) {
         if self
@@ -437,12 +448,7 @@ async fn serve_socket(
     for (_, subscription) in reader.subscriptions.drain() {
         subscription.task.abort();
     }
-    let invocations = crate::thing::lock(&connection.invocations).drain();
-    for invocation in invocations {
-        if let Some(task) = crate::thing::lock(&invocation.task).take() {
-            task.abort();
-        }
-    }
+    connection.abort_invocations();
     drop(reader);
     drop(out);
     drop(connection);
@@ -1151,12 +1157,7 @@ pub async fn dispatch_frames(
     for (_, subscription) in reader.subscriptions.drain() {
         subscription.task.abort();
     }
-    let invocations = crate::thing::lock(&connection.invocations).drain();
-    for invocation in invocations {
-        if let Some(task) = crate::thing::lock(&invocation.task).take() {
-            task.abort();
-        }
-    }
+    connection.abort_invocations();
     drop(reader);
     drop(connection);
     match tokio::time::timeout(Duration::from_secs(5), collect).await {
