@@ -405,40 +405,87 @@ class CallState {
   }
 }
 
+const NO_URI_VARIABLES = Object.freeze({});
+
+// What a handler learns about its call. Read-only without freezing each instance: the members
+// are getters over the request the native side sent (freezing, or a literal with an accessor,
+// per request was a measurable share of a call's cost).
+class HandlerContext {
+  #raw;
+  #state;
+  #uriVariables;
+
+  constructor(raw, state) {
+    this.#raw = raw;
+    this.#state = state;
+    this.#uriVariables = raw.uriVariables ? Object.freeze(raw.uriVariables) : NO_URI_VARIABLES;
+    if (raw.principal) Object.freeze(raw.principal);
+  }
+
+  get traceparent() {
+    return this.#raw.traceparent ?? null;
+  }
+
+  get tracestate() {
+    return this.#raw.tracestate ?? null;
+  }
+
+  get actionId() {
+    return this.#raw.actionId ?? null;
+  }
+
+  get principal() {
+    return this.#raw.principal ?? null;
+  }
+
+  get uriVariables() {
+    return this.#uriVariables;
+  }
+
+  get signal() {
+    return this.#state.signal;
+  }
+
+  toJSON() {
+    const { traceparent, tracestate, actionId, principal, uriVariables } = this;
+    return { traceparent, tracestate, actionId, principal, uriVariables };
+  }
+
+  [Symbol.for("nodejs.util.inspect.custom")](depth, options, inspect) {
+    return `InteractionContext ${inspect(this.toJSON(), options)}`;
+  }
+}
+
+const EMPTY_CONTEXT = Object.freeze({});
+
 function makeContext(raw, state) {
-  return Object.freeze({
-    traceparent: raw.traceparent ?? null,
-    tracestate: raw.tracestate ?? null,
-    actionId: raw.actionId ?? null,
-    principal: raw.principal ? Object.freeze(raw.principal) : null,
-    uriVariables: Object.freeze(raw.uriVariables ?? {}),
-    get signal() {
-      return state.signal;
-    },
-  });
+  return new HandlerContext(raw ?? EMPTY_CONTEXT, state);
 }
 
 // A handler's throw, as the reply the native side turns into a HandlerError.
 function failure(error, state) {
   if (error instanceof InvalidInput || error instanceof BadRequest) {
-    return { ok: false, kind: "invalid_input", message: String(error.message) };
+    return { kind: "invalid_input", message: String(error.message) };
   }
   if (error instanceof ActionCancelled || (state && state.aborted)) {
-    return { ok: false, kind: "cancelled", message: "cancelled" };
+    return { kind: "cancelled", message: "cancelled" };
   }
   const message = error instanceof Error ? error.stack || error.message : String(error);
-  return { ok: false, kind: "failed", message };
+  return { kind: "failed", message };
 }
 
-function reply(value) {
-  return JSON.stringify(value);
+// Replies to the native side are tagged JSON text: "v" + the value (a result, or one progress
+// update of a stream), "d" + the output that ends a stream, "e" + {kind, message} for a failure.
+function reply(failure) {
+  return "e" + JSON.stringify(failure);
 }
 
-function valueReply(value, extra = {}) {
+function valueReply(value, tag = "v") {
   try {
-    return JSON.stringify({ ok: true, ...extra, value: value === undefined ? null : value });
+    const text = JSON.stringify(value);
+    return tag + (text === undefined ? "null" : text);
   } catch (error) {
-    return reply({ ok: false, kind: "failed", message: `the handler's result is not JSON: ${error.message}` });
+    return reply({ kind: "failed", message: `the handler's result is not JSON: ${error.message}` });
   }
 }
 
@@ -470,7 +517,7 @@ function settle(id, text) {
 // Answers a request whose `op` this version does not know (when it expects an answer).
 function refuseUnknown(request) {
   if (request.reply !== undefined) {
-    settle(request.reply, reply({ ok: false, kind: "failed", message: `unknown request ${request.op}` }));
+    settle(request.reply, reply({ kind: "failed", message: `unknown request ${request.op}` }));
   }
 }
 
@@ -478,7 +525,7 @@ function singleBridge(run) {
   const running = new Map();
   const invoke = (request) => {
     const state = new CallState();
-    const context = makeContext(request.context ?? {}, state);
+    const context = makeContext(request.context, state);
     const done = (text) => {
       running.delete(request.id);
       settle(request.reply, text);
@@ -521,7 +568,7 @@ function streamBridge(handler) {
   const running = new Map();
   const start = (request) => {
     const state = new CallState();
-    const context = makeContext(request.context ?? {}, state);
+    const context = makeContext(request.context, state);
     try {
       let iterator = handlerContext.run(context, () => handler(request.input, context));
       if (!isAsyncIterator(iterator) && iterator != null && typeof iterator[Symbol.asyncIterator] === "function") {
@@ -531,18 +578,18 @@ function streamBridge(handler) {
         throw new TypeError("a streaming action handler must return an async iterator (use an async generator function)");
       }
       running.set(request.id, { iterator, state, context });
-      return reply({ ok: true });
+      return "vnull";
     } catch (error) {
       return reply(failure(error, state));
     }
   };
   const next = async (request) => {
     const entry = running.get(request.id);
-    if (!entry) return reply({ ok: false, kind: "failed", message: "no such running action" });
+    if (!entry) return reply({ kind: "failed", message: "no such running action" });
     try {
       const step = await handlerContext.run(entry.context, () => entry.iterator.next());
       if (step.done) running.delete(request.id);
-      return valueReply(step.value, { done: Boolean(step.done) });
+      return valueReply(step.value, step.done ? "d" : "v");
     } catch (error) {
       running.delete(request.id);
       return reply(failure(error, entry.state));

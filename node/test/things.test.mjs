@@ -1,6 +1,7 @@
 // Serving and consuming from JavaScript: every capability over real HTTP on 127.0.0.1.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { inspect } from "node:util";
 
 import {
   agent,
@@ -58,6 +59,8 @@ function lampTd() {
     .action("notIterator", {})
     .action("late", { synchronous: false, output: { type: "string" } })
     .action("double", { input: { type: "integer" }, output: { type: "integer" } })
+    .action("context", { output: { type: "object" } })
+    .action("nothing", {})
     .event("blink", { data: { type: "integer" } });
 }
 
@@ -127,6 +130,30 @@ before(async () => {
     }
     return "not cancelled";
   });
+  // Reports what a handler can and cannot do with its context.
+  exposed.onAction("context", async (_input, ctx) => {
+    const refused = (change) => {
+      try {
+        change();
+        return false;
+      } catch (error) {
+        return error instanceof TypeError;
+      }
+    };
+    return {
+      json: JSON.parse(JSON.stringify(ctx)),
+      printed: inspect(ctx),
+      traceparentRefused: refused(() => {
+        ctx.traceparent = "00-forged";
+      }),
+      uriVariablesRefused: refused(() => {
+        ctx.uriVariables.forged = 1;
+      }),
+      traceparentAfter: ctx.traceparent,
+      signalAborted: ctx.signal.aborted,
+    };
+  });
+  exposed.onAction("nothing", async () => undefined);
   exposed.onAction("double", (n) => (n % 2 ? n * 2 : sleep(n % 5).then(() => n * 2)));
   await servient.start();
   url = exposed.tdUrl;
@@ -384,6 +411,21 @@ test("the handler sees the caller's trace context; calls from a handler continue
   assert.equal(traceId(inner), traceId(parent));
   assert.notEqual(inner, outer);
   assert.ok(servient.destroy("relay"));
+});
+
+test("a handler's context is read-only, serialises and prints its members", async () => {
+  const lamp = await consume(url);
+  const seenByHandler = await lamp.invokeAction("context");
+  const { traceparent, tracestate, actionId, principal, uriVariables } = seenByHandler.json;
+  assert.match(traceparent, /^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/);
+  assert.deepEqual({ tracestate, actionId, principal, uriVariables }, { tracestate: null, actionId: null, principal: null, uriVariables: {} });
+  assert.ok(seenByHandler.printed.includes(traceparent), seenByHandler.printed);
+  assert.equal(seenByHandler.traceparentRefused, true);
+  assert.equal(seenByHandler.uriVariablesRefused, true);
+  assert.equal(seenByHandler.traceparentAfter, traceparent);
+  assert.equal(seenByHandler.signalAborted, false);
+  // A handler that returns nothing answers null.
+  assert.equal(await lamp.invokeAction("nothing"), null);
 });
 
 test("form choice follows the caller's preferences", async () => {

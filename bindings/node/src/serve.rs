@@ -9,13 +9,16 @@
 //! `{"op": "invoke", "id", "reply", "input"|"value", "context"}` for property handlers and
 //! single-result actions, `{"op": "start"|"next", "id", "reply", ...}` to pull a progress stream,
 //! and the fire-and-forget `{"op": "abort"|"return", "id"}` (no `reply`) when the caller cancels
-//! or goes away. Replies: `{"ok": true, "value", "done"?}` or `{"ok": false, "kind", "message"}`
-//! with kind `failed`, `invalid_input` or `cancelled`. The JavaScript layer never lets a
+//! or goes away. Members that would be `null` or empty are left out. Replies are tagged JSON
+//! text: `v` and the value (a result, or one progress update), `d` and the output that ends a
+//! stream, or `e` and `{"kind", "message"}` with kind `failed`, `invalid_input` or `cancelled`
+//! (no envelope object to build on one side and take apart on the other). The JavaScript layer
+//! never lets a
 //! handler's throw escape, so a failing handler becomes a [`HandlerError`] and the server keeps
 //! serving.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 
 use lmos::thing::handler::{
@@ -97,26 +100,36 @@ impl Drop for ReplySlot {
 }
 
 /// Requests (JSON text) queued for one JavaScript handler, with the reply id each awaits.
-type RequestQueue = Arc<Mutex<Vec<(String, Option<u32>)>>>;
+#[derive(Default)]
+struct Queued {
+    requests: Vec<(String, Option<u32>)>,
+    /// A hand-over to JavaScript is under way (from the first request queued until JavaScript
+    /// takes the batch): later requests join that batch instead of waking the thread again.
+    handing_over: bool,
+}
+
+type RequestQueue = Arc<Mutex<Queued>>;
 
 /// The requests queued for one JavaScript handler and the function that takes them.
 struct JsBridge {
     queue: RequestQueue,
     callback: JsBatchCallback,
-    /// A task will hand the queue to JavaScript.
-    flush_scheduled: AtomicBool,
 }
 
 impl JsBridge {
     fn new(function: Function<'_, String, ()>) -> Result<Self> {
-        let queue: RequestQueue = Arc::new(Mutex::new(Vec::new()));
+        let queue: RequestQueue = Arc::default();
         let taken = queue.clone();
         let callback = function
             .build_threadsafe_function::<()>()
             .weak::<true>()
             .build_callback(move |_| {
                 // On the JavaScript thread: everything queued until now, as one array.
-                let batch = std::mem::take(&mut *taken.lock().unwrap_or_else(|e| e.into_inner()));
+                let batch = {
+                    let mut queued = taken.lock().unwrap_or_else(|e| e.into_inner());
+                    queued.handing_over = false;
+                    std::mem::take(&mut queued.requests)
+                };
                 let length = batch.iter().map(|(r, _)| r.len() + 1).sum::<usize>();
                 let mut text = String::with_capacity(2 + length);
                 text.push('[');
@@ -129,28 +142,25 @@ impl JsBridge {
                 text.push(']');
                 Ok(text)
             })?;
-        Ok(JsBridge {
-            queue,
-            callback,
-            flush_scheduled: AtomicBool::new(false),
-        })
+        Ok(JsBridge { queue, callback })
     }
 
     /// Queues a request (awaiting the reply `reply`, if any) for JavaScript. The hand-over
     /// waits until the Tokio worker has run the other tasks that are ready (one `yield_now`), so
     /// that every request those tasks queue goes in the same batch: with the server on one CPU,
-    /// waking the Node.js thread per request would switch threads twice per request.
+    /// waking the Node.js thread per request would switch threads twice per request. Requests
+    /// queued after the wake-up but before JavaScript takes the batch join it too.
     fn send(
         self: &Arc<Self>,
         request: String,
         reply: Option<u32>,
     ) -> std::result::Result<(), Status> {
-        self.queue
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push((request, reply));
-        if self.flush_scheduled.swap(true, Ordering::AcqRel) {
-            return Ok(());
+        {
+            let mut queued = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+            queued.requests.push((request, reply));
+            if std::mem::replace(&mut queued.handing_over, true) {
+                return Ok(());
+            }
         }
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
@@ -168,15 +178,17 @@ impl JsBridge {
     /// Wakes the JavaScript thread to take the queue. Fails when the Node.js environment is
     /// going away; then every queued request fails with it.
     fn flush(&self) -> std::result::Result<(), Status> {
-        self.flush_scheduled.store(false, Ordering::Release);
         match self
             .callback
             .call((), ThreadsafeFunctionCallMode::NonBlocking)
         {
             Status::Ok => Ok(()),
             status => {
-                let stranded =
-                    std::mem::take(&mut *self.queue.lock().unwrap_or_else(|e| e.into_inner()));
+                let stranded = {
+                    let mut queued = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+                    queued.handing_over = false;
+                    std::mem::take(&mut queued.requests)
+                };
                 let mut replies = REPLIES.lock().unwrap_or_else(|e| e.into_inner());
                 // Dropping a sender ends that caller's wait.
                 for id in stranded.into_iter().filter_map(|(_, reply)| reply) {
@@ -492,10 +504,15 @@ impl<'a> JsRequest<'a> {
 #[derive(serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 struct JsContext<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
     traceparent: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     tracestate: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     action_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     principal: Option<Value>,
+    #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
     uri_variables: &'a serde_json::Map<String, Value>,
 }
 
@@ -515,11 +532,51 @@ impl<'a> JsContext<'a> {
     }
 }
 
+/// A handler's successful reply: the value, and whether it ends a stream.
+struct Reply {
+    value: Value,
+    done: bool,
+}
+
+impl Reply {
+    /// Reads a tagged reply (see the module documentation).
+    fn parse(text: &str) -> std::result::Result<Reply, HandlerError> {
+        let unreadable =
+            |e: serde_json::Error| HandlerError::Failed(format!("unreadable handler reply: {e}"));
+        let (tag, json) = text.split_at_checked(1).unwrap_or(("", text));
+        match tag {
+            "v" | "d" => Ok(Reply {
+                value: serde_json::from_str(json).map_err(unreadable)?,
+                done: tag == "d",
+            }),
+            "e" => {
+                #[derive(serde::Deserialize)]
+                struct Failure {
+                    kind: Option<String>,
+                    message: Option<String>,
+                }
+                let failure: Failure = serde_json::from_str(json).map_err(unreadable)?;
+                let message = failure
+                    .message
+                    .unwrap_or_else(|| "the handler failed".to_owned());
+                Err(match failure.kind.as_deref() {
+                    Some("invalid_input") => HandlerError::InvalidInput(message),
+                    Some("cancelled") => HandlerError::Cancelled,
+                    _ => HandlerError::Failed(message),
+                })
+            }
+            _ => Err(HandlerError::Failed(format!(
+                "unreadable handler reply: unknown tag {tag:?}"
+            ))),
+        }
+    }
+}
+
 /// Calls the JavaScript side and reads its reply.
 async fn call(
     bridge: &Arc<JsBridge>,
     mut request: JsRequest<'_>,
-) -> std::result::Result<Value, HandlerError> {
+) -> std::result::Result<Reply, HandlerError> {
     let (slot, reply) = ReplySlot::open();
     request.reply = Some(slot.0);
     let text = serde_json::to_string(&request)
@@ -531,27 +588,7 @@ async fn call(
         HandlerError::Failed("the JavaScript handler's environment went away".to_owned())
     })?;
     drop(slot);
-    let mut reply: Value = serde_json::from_str(&reply)
-        .map_err(|e| HandlerError::Failed(format!("unreadable handler reply: {e}")))?;
-    if reply.get("ok") == Some(&Value::Bool(true)) {
-        return Ok(reply);
-    }
-    let message = match reply.get_mut("message").map(Value::take) {
-        Some(Value::String(message)) => message,
-        _ => "the handler failed".to_owned(),
-    };
-    Err(match reply.get("kind").and_then(Value::as_str) {
-        Some("invalid_input") => HandlerError::InvalidInput(message),
-        Some("cancelled") => HandlerError::Cancelled,
-        _ => HandlerError::Failed(message),
-    })
-}
-
-fn take_value(reply: &mut Value) -> Value {
-    reply
-        .get_mut("value")
-        .map(Value::take)
-        .unwrap_or(Value::Null)
+    Reply::parse(&reply)
 }
 
 /// Tells JavaScript that a call is no longer wanted (`abort`/`return`) when dropped armed.
@@ -585,9 +622,9 @@ async fn until_done<F>(
     bridge: &Arc<JsBridge>,
     id: u64,
     context: &InteractionContext,
-) -> std::result::Result<Value, HandlerError>
+) -> std::result::Result<Reply, HandlerError>
 where
-    F: std::future::Future<Output = std::result::Result<Value, HandlerError>>,
+    F: std::future::Future<Output = std::result::Result<Reply, HandlerError>>,
 {
     tokio::pin!(future);
     let mut aborted = false;
@@ -610,8 +647,9 @@ impl PropertyReadHandler for JsHandler {
         let bridge = self.bridge.clone();
         let id = self.id();
         Box::pin(async move {
-            let mut reply = call(&bridge, JsRequest::call("invoke", id, &context)).await?;
-            Ok(take_value(&mut reply))
+            Ok(call(&bridge, JsRequest::call("invoke", id, &context))
+                .await?
+                .value)
         })
     }
 }
@@ -655,7 +693,7 @@ impl ActionHandler for JsHandler {
             };
             let reply = until_done(call(&bridge, request), &bridge, id, &context).await;
             pending.armed = false;
-            reply.map(|mut reply| take_value(&mut reply))
+            reply.map(|reply| reply.value)
         })
     }
 }
@@ -683,13 +721,12 @@ impl ActionStreamHandler for JsHandler {
             loop {
                 let step = call(&bridge, JsRequest::bare("next", id));
                 match until_done(step, &bridge, id, &context).await {
-                    Ok(mut reply) => {
-                        let value = take_value(&mut reply);
-                        if reply.get("done") == Some(&Value::Bool(true)) {
-                            pending.armed = false;
-                            yield Ok(ActionUpdate::Output(value));
-                            return;
-                        }
+                    Ok(Reply { value, done: true }) => {
+                        pending.armed = false;
+                        yield Ok(ActionUpdate::Output(value));
+                        return;
+                    }
+                    Ok(Reply { value, done: false }) => {
                         yield Ok(ActionUpdate::Progress(value));
                     }
                     Err(error) => {
