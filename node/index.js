@@ -406,6 +406,7 @@ class CallState {
 }
 
 const NO_URI_VARIABLES = Object.freeze({});
+const NO_CONTEXT = Object.freeze({});
 
 // What a handler learns about its call. Read-only without freezing each instance: the members
 // are getters over the request the native side sent (freezing, or a literal with an accessor,
@@ -415,7 +416,8 @@ class HandlerContext {
   #state;
   #uriVariables;
 
-  constructor(raw, state) {
+  // `raw`: the request's `context` (absent when every member is null or empty).
+  constructor(raw = NO_CONTEXT, state) {
     this.#raw = raw;
     this.#state = state;
     this.#uriVariables = raw.uriVariables ? Object.freeze(raw.uriVariables) : NO_URI_VARIABLES;
@@ -454,12 +456,6 @@ class HandlerContext {
   [Symbol.for("nodejs.util.inspect.custom")](depth, options, inspect) {
     return `InteractionContext ${inspect(this.toJSON(), options)}`;
   }
-}
-
-const EMPTY_CONTEXT = Object.freeze({});
-
-function makeContext(raw, state) {
-  return new HandlerContext(raw ?? EMPTY_CONTEXT, state);
 }
 
 // A handler's throw, as the reply the native side turns into a HandlerError.
@@ -525,7 +521,7 @@ function singleBridge(run) {
   const running = new Map();
   const invoke = (request) => {
     const state = new CallState();
-    const context = makeContext(request.context, state);
+    const context = new HandlerContext(request.context, state);
     const done = (text) => {
       running.delete(request.id);
       settle(request.reply, text);
@@ -568,7 +564,7 @@ function streamBridge(handler) {
   const running = new Map();
   const start = (request) => {
     const state = new CallState();
-    const context = makeContext(request.context, state);
+    const context = new HandlerContext(request.context, state);
     try {
       let iterator = handlerContext.run(context, () => handler(request.input, context));
       if (!isAsyncIterator(iterator) && iterator != null && typeof iterator[Symbol.asyncIterator] === "function") {

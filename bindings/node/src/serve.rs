@@ -13,9 +13,8 @@
 //! text: `v` and the value (a result, or one progress update), `d` and the output that ends a
 //! stream, or `e` and `{"kind", "message"}` with kind `failed`, `invalid_input` or `cancelled`
 //! (no envelope object to build on one side and take apart on the other). The JavaScript layer
-//! never lets a
-//! handler's throw escape, so a failing handler becomes a [`HandlerError`] and the server keeps
-//! serving.
+//! never lets a handler's throw escape, so a failing handler becomes a [`HandlerError`] and the
+//! server keeps serving.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -108,6 +107,14 @@ struct Queued {
     handing_over: bool,
 }
 
+impl Queued {
+    /// Takes every queued request; the next one queued starts a new hand-over.
+    fn take(&mut self) -> Vec<(String, Option<u32>)> {
+        self.handing_over = false;
+        std::mem::take(&mut self.requests)
+    }
+}
+
 type RequestQueue = Arc<Mutex<Queued>>;
 
 /// The requests queued for one JavaScript handler and the function that takes them.
@@ -125,11 +132,7 @@ impl JsBridge {
             .weak::<true>()
             .build_callback(move |_| {
                 // On the JavaScript thread: everything queued until now, as one array.
-                let batch = {
-                    let mut queued = taken.lock().unwrap_or_else(|e| e.into_inner());
-                    queued.handing_over = false;
-                    std::mem::take(&mut queued.requests)
-                };
+                let batch = taken.lock().unwrap_or_else(|e| e.into_inner()).take();
                 let length = batch.iter().map(|(r, _)| r.len() + 1).sum::<usize>();
                 let mut text = String::with_capacity(2 + length);
                 text.push('[');
@@ -184,11 +187,7 @@ impl JsBridge {
         {
             Status::Ok => Ok(()),
             status => {
-                let stranded = {
-                    let mut queued = self.queue.lock().unwrap_or_else(|e| e.into_inner());
-                    queued.handing_over = false;
-                    std::mem::take(&mut queued.requests)
-                };
+                let stranded = self.queue.lock().unwrap_or_else(|e| e.into_inner()).take();
                 let mut replies = REPLIES.lock().unwrap_or_else(|e| e.into_inner());
                 // Dropping a sender ends that caller's wait.
                 for id in stranded.into_iter().filter_map(|(_, reply)| reply) {
